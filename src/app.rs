@@ -1,0 +1,119 @@
+//! Wiring: builds every component from a [`Config`], binds the listeners, and runs the server
+//! and one refresher per tenant until shutdown. Tests start the daemon exactly like `main` does,
+//! on port 0.
+
+use crate::auth::TokenProvider;
+use crate::config::Config;
+use crate::graph::{self, TenantGraph};
+use crate::metrics::ExporterMetrics;
+use crate::refresh::TenantRefresher;
+use crate::server::{self, HttpState};
+use crate::store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Starting the daemon failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("graph_url is not a URL")]
+    GraphUrl(#[source] url::ParseError),
+}
+
+/// A built, not yet running daemon.
+pub struct App {
+    listeners: Vec<TcpListener>,
+    addrs: Vec<SocketAddr>,
+    state: HttpState,
+    refreshers: Vec<TenantRefresher>,
+}
+
+impl App {
+    /// Builds components and binds every listen address.
+    pub async fn build(config: &Config) -> Result<App, AppError> {
+        let metrics = ExporterMetrics::new();
+        let store = Arc::new(Store::new(
+            config
+                .tenants
+                .iter()
+                .map(|t| (t.name.as_str(), t.tenant_id.as_str())),
+        ));
+        metrics.register_store(store.clone(), config.refresh.interval);
+        let http = graph::http_client(&config.graph).map_err(AppError::HttpClient)?;
+        let mut refreshers = Vec::with_capacity(config.tenants.len());
+        for t in &config.tenants {
+            let tokens = TokenProvider::new(
+                http.clone(),
+                &config.graph,
+                &t.name,
+                &t.tenant_id,
+                t.credential.clone(),
+                metrics.clone(),
+            );
+            let graph = TenantGraph::new(http.clone(), &config.graph, &t.name, tokens, metrics.clone())
+                .map_err(AppError::GraphUrl)?;
+            refreshers.push(TenantRefresher {
+                name: t.name.clone(),
+                graph,
+                store: store.clone(),
+                metrics: metrics.clone(),
+                config: config.refresh.clone(),
+            });
+        }
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for addr in &config.listen {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| AppError::Bind { addr: *addr, source })?;
+            addrs.push(l.local_addr().map_err(|source| AppError::Bind { addr: *addr, source })?);
+            listeners.push(l);
+        }
+        Ok(App {
+            listeners,
+            addrs,
+            state: HttpState { metrics, store },
+            refreshers,
+        })
+    }
+
+    /// The bound addresses (the real ports when port 0 was asked for).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    pub fn store(&self) -> Arc<Store> {
+        self.state.store.clone()
+    }
+
+    pub fn metrics(&self) -> Arc<ExporterMetrics> {
+        self.state.metrics.clone()
+    }
+
+    /// Runs until `shutdown` fires, then waits for the server and refreshers to stop.
+    pub async fn run_until(self, shutdown: CancellationToken) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (listener, addr) in self.listeners.into_iter().zip(&self.addrs) {
+            tracing::info!(address = %addr, "listening");
+            tasks.spawn(server::serve(listener, self.state.clone(), shutdown.clone()));
+        }
+        for r in self.refreshers {
+            tasks.spawn(r.run(shutdown.clone()));
+        }
+        while let Some(res) = tasks.join_next().await {
+            if let Err(e) = res {
+                // A panic in one task must not take the others down silently.
+                tracing::error!(error = %e, "task ended abnormally");
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! securescore_exporter: Microsoft Secure Score as Prometheus metrics.
+//!
+//! # Layout
+//!
+//! Data flows top to bottom:
+//!
+//! - [`config`]: the one place that reads the config file and environment; yields a validated [`config::Config`].
+//! - [`cloud`]: national clouds (login host, Graph host, token scope).
+//! - [`secret`]: a string type that never prints itself.
+//! - [`auth`]: credentials → cached bearer tokens per tenant.
+//! - [`graph`]: the Graph client (paging, retries, origin checks) and [`graph::model`], the lenient wire models.
+//! - [`snapshot`]: the one conversion from wire models into the domain snapshot.
+//! - [`store`]: the last good snapshot and refresh status of every tenant.
+//! - [`refresh`]: when Graph is called: one loop per tenant, with jitter and backoff.
+//! - [`metrics`]: every metric name and HELP text; the collector that renders the store.
+//! - [`server`] and [`landing`]: HTTP transport and the landing page.
+//! - [`app`]: wiring; what `main` and the tests start.
+//! - [`simulator`]: a Microsoft Graph and Entra ID look-alike on loopback HTTPS, for `demo` and tests.
+//! - [`demo`]: runs the real daemon against the simulator.
+//! - [`error`]: boundary errors with bounded failure reasons.
+//! - [`telemetry`]: logging setup.
+
+pub mod app;
+pub mod auth;
+pub mod cloud;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod graph;
+pub mod landing;
+pub mod metrics;
+pub mod refresh;
+pub mod secret;
+pub mod server;
+pub mod simulator;
+pub mod snapshot;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,207 @@
+//! The `securescore_exporter` binary: parses the command line, sets up logging, loads the
+//! config and runs the daemon until SIGTERM or SIGINT. Everything else lives in the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use securescore_exporter::app::App;
+use securescore_exporter::config::{AzureEnv, Config, LogFormat};
+use securescore_exporter::{demo, simulator, telemetry};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+/// Exit code for a configuration that cannot be used.
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "securescore_exporter",
+    version,
+    about = "Microsoft Secure Score exporter for Prometheus"
+)]
+struct Cli {
+    /// Config file (TOML). Without it, AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET define
+    /// one tenant; with neither, the exporter runs the built-in demo.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (repeatable); overrides web.listen_address.
+    #[arg(long = "web.listen-address", global = true, value_name = "ADDR")]
+    listen: Vec<String>,
+    /// Log level or filter (overrides log.level; RUST_LOG wins over both).
+    #[arg(long = "log.level", global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Log format: text or json (overrides log.format).
+    #[arg(long = "log.format", global = true, value_name = "FORMAT")]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon against the built-in Microsoft Graph simulator (no credentials, no network).
+    Demo {
+        /// Refresh interval of the demo daemon.
+        #[arg(long = "refresh.interval", default_value = "1h")]
+        refresh_interval: String,
+    },
+    /// Validate the configuration and exit: 0 if good, 2 with a message naming the bad key.
+    CheckConfig,
+}
+
+fn log_format(cli: &Cli, config: Option<&Config>) -> LogFormat {
+    match cli.log_format.as_deref() {
+        Some(f) if f.eq_ignore_ascii_case("json") => LogFormat::Json,
+        Some(_) => LogFormat::Text,
+        None => config.map(|c| c.log.format).unwrap_or(LogFormat::Text),
+    }
+}
+
+fn init_logging(cli: &Cli, config: Option<&Config>) {
+    let level = cli
+        .log_level
+        .clone()
+        .or_else(|| config.map(|c| c.log.level.clone()))
+        .unwrap_or_else(|| "info".into());
+    telemetry::init(&level, log_format(cli, config));
+}
+
+fn load(cli: &Cli) -> Result<Config, securescore_exporter::config::ConfigError> {
+    let mut config = Config::load(cli.config.as_deref(), &AzureEnv::from_process())?;
+    if !cli.listen.is_empty() {
+        config.listen = cli
+            .listen
+            .iter()
+            .map(|a| {
+                securescore_exporter::config::parse_listen_address(a).map_err(|reason| {
+                    securescore_exporter::config::ConfigError::Invalid {
+                        key: "--web.listen-address".into(),
+                        origin: " (from the command line)".into(),
+                        reason,
+                    }
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(config)
+}
+
+async fn shutdown_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received, shutting down"),
+        _ = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+    token.cancel();
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    if config.refresh.interval < std::time::Duration::from_secs(60) {
+        tracing::warn!(
+            interval = %humantime::format_duration(config.refresh.interval),
+            "refresh.interval is under a minute: Graph's Secure Score changes once a day, so this only spends Graph quota"
+        );
+    }
+    let app = App::build(&config).await.context("starting the exporter")?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        tenants = config.tenants.len(),
+        cloud = config.graph.cloud.as_str(),
+        "securescore_exporter started"
+    );
+    let shutdown = CancellationToken::new();
+    tokio::spawn(shutdown_signal(shutdown.clone()));
+    app.run_until(shutdown).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run_demo(cli: &Cli, refresh_interval: &str) -> anyhow::Result<()> {
+    let listen = if cli.listen.is_empty() {
+        vec!["127.0.0.1:10057".to_string()]
+    } else {
+        cli.listen.clone()
+    };
+    let demo = demo::prepare(
+        simulator::SimulatorOptions::default(),
+        &listen,
+        refresh_interval,
+    )
+    .await
+    .context("preparing the demo")?;
+    init_logging(cli, Some(&demo.config));
+    tracing::info!(
+        simulator = demo.simulator.base_url(),
+        config = %demo.config_path.display(),
+        "demo: the daemon reads the built-in Graph simulator; open http://{}/metrics",
+        listen[0]
+    );
+    run(demo.config.clone()).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::CheckConfig) => match load(&cli) {
+            Ok(c) => {
+                let names: Vec<&str> = c.tenants.iter().map(|t| t.name.as_str()).collect();
+                println!(
+                    "configuration is valid: {} tenant(s): {}",
+                    names.len(),
+                    names.join(", ")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        Some(Command::Demo { refresh_interval }) => match run_demo(&cli, refresh_interval).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        None => {
+            if cli.config.is_none() && !AzureEnv::from_process().is_complete() {
+                eprintln!("no --config and no AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET: running the built-in demo (see `securescore_exporter --help`)");
+                return match run_demo(&cli, "1h").await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
+            let config = match load(&cli) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            init_logging(&cli, Some(&config));
+            match run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "exporter failed");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

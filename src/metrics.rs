@@ -1,0 +1,380 @@
+//! Every metric name and HELP text of the exporter lives here.
+//!
+//! Two kinds of series share one `Registry`:
+//! - [`SecureScoreCollector`] builds fresh families from the [`Store`] on every scrape (the
+//!   const-metric pattern), so a control or tenant that vanishes from Graph vanishes from
+//!   `/metrics`, and nothing is served for a tenant before its first good refresh;
+//! - [`ExporterMetrics`] holds the exporter's own counters and histograms.
+
+use crate::error::FailureReason;
+use crate::snapshot::ScoreSnapshot;
+use crate::store::{Store, TenantState};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, MetricFamily, MetricType};
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Metric names (contract.md). Dashboards, rules, README and tests use exactly these.
+pub mod names {
+    pub const CURRENT_POINTS: &str = "securescore_current_points";
+    pub const MAX_POINTS: &str = "securescore_max_points";
+    pub const SNAPSHOT_TIMESTAMP: &str = "securescore_snapshot_timestamp_seconds";
+    pub const ACTIVE_USERS: &str = "securescore_active_users";
+    pub const LICENSED_USERS: &str = "securescore_licensed_users";
+    pub const TENANT_INFO: &str = "securescore_tenant_info";
+    pub const ENABLED_SERVICE_INFO: &str = "securescore_enabled_service_info";
+    pub const CATEGORY_POINTS: &str = "securescore_category_points";
+    pub const CATEGORY_MAX_POINTS: &str = "securescore_category_max_points";
+    pub const CONTROL_POINTS: &str = "securescore_control_points";
+    pub const CONTROL_MAX_POINTS: &str = "securescore_control_max_points";
+    pub const CONTROL_RANK: &str = "securescore_control_rank";
+    pub const CONTROL_INFO: &str = "securescore_control_info";
+    pub const PEER_AVERAGE_RATIO: &str = "securescore_peer_average_ratio";
+    pub const PEER_CATEGORY_POINTS: &str = "securescore_peer_category_points";
+    pub const PEER_CATEGORY_MAX_POINTS: &str = "securescore_peer_category_max_points";
+    pub const UP: &str = "securescore_up";
+    pub const LAST_REFRESH_SUCCESS: &str = "securescore_last_refresh_success_timestamp_seconds";
+    pub const REFRESH_FAILURES: &str = "securescore_refresh_failures_total";
+    pub const REFRESH_DURATION: &str = "securescore_refresh_duration_seconds";
+    pub const GRAPH_REQUESTS: &str = "securescore_graph_requests_total";
+    pub const GRAPH_PARTIAL_RESPONSES: &str = "securescore_graph_partial_responses_total";
+    pub const CREDENTIAL_EXPIRY: &str = "securescore_credential_expiry_timestamp_seconds";
+    pub const CONFIG_RELOAD_SUCCESSFUL: &str = "securescore_config_last_reload_successful";
+    pub const BUILD_INFO: &str = "securescore_exporter_build_info";
+}
+
+use names::*;
+
+/// Label names of `securescore_control_info`, in exposition order.
+pub const CONTROL_INFO_LABELS: [&str; 11] = [
+    "tenant",
+    "control",
+    "category",
+    "title",
+    "service",
+    "tier",
+    "action_type",
+    "implementation_cost",
+    "user_impact",
+    "state",
+    "deprecated",
+];
+
+/// The per-tenant gauges the collector builds from the store: (name, labels, HELP without the caching note).
+const SNAPSHOT_METRICS: &[(&str, &[&str], &str)] = &[
+    (CURRENT_POINTS, &["tenant"], "Secure Score points achieved (Graph secureScores currentScore, newest daily record)"),
+    (MAX_POINTS, &["tenant"], "Secure Score points achievable (Graph secureScores maxScore, newest daily record)"),
+    (SNAPSHOT_TIMESTAMP, &["tenant"], "Unix time of the newest daily Secure Score record (Graph secureScores createdDateTime)"),
+    (ACTIVE_USERS, &["tenant"], "Active users as reported by Graph (secureScores activeUserCount)"),
+    (LICENSED_USERS, &["tenant"], "Licensed users as reported by Graph (secureScores licensedUserCount)"),
+    (TENANT_INFO, &["tenant", "tenant_id"], "Tenant identity; tenant_id is Graph secureScores azureTenantId (value is always 1)"),
+    (ENABLED_SERVICE_INFO, &["tenant", "service"], "One series per entry of Graph secureScores enabledServices (value is always 1)"),
+    (CATEGORY_POINTS, &["tenant", "category"], "Points achieved per category: sum of Graph secureScores controlScores[].score by controlCategory"),
+    (CATEGORY_MAX_POINTS, &["tenant", "category"], "Points achievable per category: sum of per-control maxima (controlScores score*100/scoreInPercentage, else secureScoreControlProfiles maxScore)"),
+    (CONTROL_POINTS, &["tenant", "control", "category"], "Points achieved by a control (Graph secureScores controlScores[].score)"),
+    (CONTROL_MAX_POINTS, &["tenant", "control", "category"], "Points achievable by a control (controlScores score*100/scoreInPercentage, else Graph secureScoreControlProfiles maxScore)"),
+    (CONTROL_RANK, &["tenant", "control"], "Microsoft's priority of a control (Graph secureScoreControlProfiles rank)"),
+    (CONTROL_INFO, &CONTROL_INFO_LABELS, "Control metadata from Graph secureScoreControlProfiles (title, service, tier, actionType, implementationCost, userImpact, newest controlStateUpdates state, deprecated); value is always 1"),
+    (PEER_AVERAGE_RATIO, &["tenant", "basis"], "Average score of peer tenants as a ratio (Graph secureScores averageComparativeScores[].averageScore / 100)"),
+    (PEER_CATEGORY_POINTS, &["tenant", "basis", "category"], "Peer average points per category (Graph averageComparativeScores[].<category>Score)"),
+    (PEER_CATEGORY_MAX_POINTS, &["tenant", "basis", "category"], "Peer average achievable points per category (Graph averageComparativeScores[].<category>ScoreMax)"),
+    (UP, &["tenant"], "1 if the most recent refresh of this tenant from Microsoft Graph succeeded, else 0"),
+    (LAST_REFRESH_SUCCESS, &["tenant"], "Unix time when the last successful refresh of this tenant finished"),
+];
+
+/// Builds one gauge family; label values are given in the order of its label names.
+struct Family {
+    mf: MetricFamily,
+    labels: &'static [&'static str],
+}
+
+impl Family {
+    fn gauge(name: &str, help: &str, labels: &'static [&'static str]) -> Family {
+        let mut mf = MetricFamily::default();
+        mf.set_name(name.to_string());
+        mf.set_help(help.to_string());
+        mf.set_field_type(MetricType::GAUGE);
+        Family { mf, labels }
+    }
+
+    fn add(&mut self, values: &[&str], value: f64) {
+        debug_assert_eq!(values.len(), self.labels.len());
+        let pairs = self
+            .labels
+            .iter()
+            .zip(values)
+            .map(|(n, v)| {
+                let mut lp = proto::LabelPair::default();
+                lp.set_name(n.to_string());
+                lp.set_value(v.to_string());
+                lp
+            })
+            .collect();
+        let mut g = proto::Gauge::default();
+        g.set_value(value);
+        let mut m = proto::Metric::from_label(pairs);
+        m.set_gauge(g);
+        self.mf.mut_metric().push(m);
+    }
+
+    fn add_opt(&mut self, values: &[&str], value: Option<f64>) {
+        if let Some(v) = value {
+            self.add(values, v);
+        }
+    }
+}
+
+/// Builds the per-tenant series from the store on every scrape.
+pub struct SecureScoreCollector {
+    store: Arc<Store>,
+    descs: Vec<Desc>,
+    helps: Vec<String>,
+}
+
+impl SecureScoreCollector {
+    pub fn new(store: Arc<Store>, refresh_interval: Duration) -> SecureScoreCollector {
+        let every = humantime::format_duration(refresh_interval).to_string();
+        let helps: Vec<String> = SNAPSHOT_METRICS
+            .iter()
+            .map(|(name, _, help)| {
+                if *name == UP || *name == LAST_REFRESH_SUCCESS {
+                    format!("{help}; refreshed every {every}")
+                } else {
+                    format!("{help}; cached between refreshes, refreshed every {every}")
+                }
+            })
+            .collect();
+        let descs = SNAPSHOT_METRICS
+            .iter()
+            .zip(&helps)
+            .map(|((name, labels, _), help)| {
+                Desc::new(
+                    name.to_string(),
+                    help.clone(),
+                    labels.iter().map(|l| l.to_string()).collect(),
+                    Default::default(),
+                )
+                .expect("static metric descriptors are valid")
+            })
+            .collect();
+        SecureScoreCollector { store, descs, helps }
+    }
+
+    /// The families for the given tenants, in `SNAPSHOT_METRICS` order.
+    pub fn families(&self, tenants: &[TenantState]) -> Vec<MetricFamily> {
+        let mut fams: Vec<Family> = SNAPSHOT_METRICS
+            .iter()
+            .zip(&self.helps)
+            .map(|((name, labels, _), help)| Family::gauge(name, help, labels))
+            .collect();
+        let idx = |name: &str| {
+            SNAPSHOT_METRICS
+                .iter()
+                .position(|(n, _, _)| *n == name)
+                .expect("metric is in SNAPSHOT_METRICS")
+        };
+        let (up, last) = (idx(UP), idx(LAST_REFRESH_SUCCESS));
+        for t in tenants {
+            let tenant = t.name.as_str();
+            fams[up].add(&[tenant], if t.up { 1.0 } else { 0.0 });
+            fams[last].add_opt(&[tenant], t.last_success);
+            if let Some(score) = t.snapshot.as_ref().and_then(|s| s.score.as_ref()) {
+                add_score(&mut fams, &idx, tenant, &t.tenant_id, score);
+            }
+        }
+        fams.into_iter().map(|f| f.mf).collect()
+    }
+}
+
+fn add_score(fams: &mut [Family], idx: &dyn Fn(&str) -> usize, tenant: &str, configured_id: &str, s: &ScoreSnapshot) {
+    fams[idx(CURRENT_POINTS)].add_opt(&[tenant], s.current_points);
+    fams[idx(MAX_POINTS)].add_opt(&[tenant], s.max_points);
+    fams[idx(SNAPSHOT_TIMESTAMP)].add_opt(&[tenant], s.created_at);
+    fams[idx(ACTIVE_USERS)].add_opt(&[tenant], s.active_users);
+    fams[idx(LICENSED_USERS)].add_opt(&[tenant], s.licensed_users);
+    let tenant_id = s.azure_tenant_id.as_deref().unwrap_or(configured_id);
+    fams[idx(TENANT_INFO)].add(&[tenant, tenant_id], 1.0);
+    for service in &s.enabled_services {
+        fams[idx(ENABLED_SERVICE_INFO)].add(&[tenant, service], 1.0);
+    }
+    for c in &s.categories {
+        fams[idx(CATEGORY_POINTS)].add(&[tenant, &c.category], c.points);
+        fams[idx(CATEGORY_MAX_POINTS)].add(&[tenant, &c.category], c.max_points);
+    }
+    for c in &s.controls {
+        let labels = [tenant, c.name.as_str(), c.category.as_str()];
+        fams[idx(CONTROL_POINTS)].add_opt(&labels, c.points);
+        fams[idx(CONTROL_MAX_POINTS)].add_opt(&labels, c.max_points);
+        fams[idx(CONTROL_RANK)].add_opt(&[tenant, &c.name], c.rank);
+        let i = &c.info;
+        fams[idx(CONTROL_INFO)].add(
+            &[
+                tenant,
+                &c.name,
+                &c.category,
+                &i.title,
+                &i.service,
+                &i.tier,
+                &i.action_type,
+                &i.implementation_cost,
+                &i.user_impact,
+                &i.state,
+                if i.deprecated { "true" } else { "false" },
+            ],
+            1.0,
+        );
+    }
+    for p in &s.peers {
+        fams[idx(PEER_AVERAGE_RATIO)].add_opt(&[tenant, &p.basis], p.average_ratio);
+        for (cat, points, max) in &p.categories {
+            fams[idx(PEER_CATEGORY_POINTS)].add_opt(&[tenant, &p.basis, cat], *points);
+            fams[idx(PEER_CATEGORY_MAX_POINTS)].add_opt(&[tenant, &p.basis, cat], *max);
+        }
+    }
+}
+
+impl Collector for SecureScoreCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.families(&self.store.tenants())
+    }
+}
+
+/// The exporter's own metrics, and the registry everything is gathered from.
+pub struct ExporterMetrics {
+    registry: Registry,
+    refresh_failures: IntCounterVec,
+    refresh_duration: Histogram,
+    graph_requests: IntCounterVec,
+    partial_responses: IntCounterVec,
+    config_reload_successful: IntGauge,
+    credential_expiry: prometheus::GaugeVec,
+}
+
+impl ExporterMetrics {
+    pub fn new() -> Arc<ExporterMetrics> {
+        let registry = Registry::new();
+        let refresh_failures = IntCounterVec::new(
+            Opts::new(REFRESH_FAILURES, "Failed tenant refreshes by bounded reason (auth, throttled, http, transport, timeout, decode, security)"),
+            &["tenant", "reason"],
+        )
+        .expect("valid metric");
+        let refresh_duration = Histogram::with_opts(
+            HistogramOpts::new(REFRESH_DURATION, "Wall time of one tenant refresh from Microsoft Graph (token, secureScores and all secureScoreControlProfiles pages)")
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0]),
+        )
+        .expect("valid metric");
+        let graph_requests = IntCounterVec::new(
+            Opts::new(GRAPH_REQUESTS, "HTTP requests to Entra ID and Microsoft Graph by endpoint (token, secure_scores, control_profiles) and HTTP status code (or timeout, transport, decode)"),
+            &["endpoint", "code"],
+        )
+        .expect("valid metric");
+        let partial_responses = IntCounterVec::new(
+            Opts::new(GRAPH_PARTIAL_RESPONSES, "Graph answers with 206 Partial Content (a security provider failed; data may be incomplete)"),
+            &["tenant", "endpoint"],
+        )
+        .expect("valid metric");
+        let config_reload_successful = IntGauge::new(
+            CONFIG_RELOAD_SUCCESSFUL,
+            "1 if the last configuration (re)load succeeded",
+        )
+        .expect("valid metric");
+        let credential_expiry = prometheus::GaugeVec::new(
+            Opts::new(CREDENTIAL_EXPIRY, "notAfter of a certificate credential as Unix time"),
+            &["credential"],
+        )
+        .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(BUILD_INFO, "Version and git revision of securescore_exporter (value is always 1)"),
+            &["version", "revision"],
+        )
+        .expect("valid metric");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("SECURESCORE_REVISION")])
+            .set(1);
+        config_reload_successful.set(1);
+        for c in [
+            Box::new(refresh_failures.clone()) as Box<dyn Collector>,
+            Box::new(refresh_duration.clone()),
+            Box::new(graph_requests.clone()),
+            Box::new(partial_responses.clone()),
+            Box::new(config_reload_successful.clone()),
+            Box::new(credential_expiry.clone()),
+            Box::new(build_info),
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+        ] {
+            registry.register(c).expect("exporter metrics register once");
+        }
+        Arc::new(ExporterMetrics {
+            registry,
+            refresh_failures,
+            refresh_duration,
+            graph_requests,
+            partial_responses,
+            config_reload_successful,
+            credential_expiry,
+        })
+    }
+
+    /// Adds the per-tenant collector over `store`.
+    pub fn register_store(&self, store: Arc<Store>, refresh_interval: Duration) {
+        self.registry
+            .register(Box::new(SecureScoreCollector::new(store, refresh_interval)))
+            .expect("the store collector registers once");
+    }
+
+    /// Starts every failure reason of a tenant at 0, so `increase()` sees the first failure.
+    pub fn init_tenant(&self, tenant: &str) {
+        for r in FailureReason::ALL {
+            self.refresh_failures.with_label_values(&[tenant, r.as_str()]);
+        }
+    }
+
+    pub fn refresh_failed(&self, tenant: &str, reason: FailureReason) {
+        self.refresh_failures
+            .with_label_values(&[tenant, reason.as_str()])
+            .inc();
+    }
+
+    pub fn observe_refresh(&self, took: Duration) {
+        self.refresh_duration.observe(took.as_secs_f64());
+    }
+
+    pub fn graph_request(&self, endpoint: &str, code: &str) {
+        self.graph_requests.with_label_values(&[endpoint, code]).inc();
+    }
+
+    pub fn partial_response(&self, tenant: &str, endpoint: &str) {
+        self.partial_responses
+            .with_label_values(&[tenant, endpoint])
+            .inc();
+    }
+
+    pub fn set_config_reload_successful(&self, ok: bool) {
+        self.config_reload_successful.set(i64::from(ok));
+    }
+
+    pub fn set_credential_expiry(&self, credential: &str, not_after: f64) {
+        self.credential_expiry
+            .with_label_values(&[credential])
+            .set(not_after);
+    }
+
+    /// The whole exposition in text format 0.0.4.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        // Encoding into a Vec cannot fail on I/O; an error would mean an invalid family,
+        // which the collector never builds.
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        buf
+    }
+}
+
+/// `Content-Type` of [`ExporterMetrics::encode`]'s output.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,0 +1,168 @@
+//! HTTP transport: `/metrics`, `/`, `/-/healthy`, `/-/ready`.
+//!
+//! Hyper 1 with one task per connection and graceful shutdown. Handlers only read the
+//! in-memory store; nothing here ever waits on Graph.
+
+use crate::landing;
+use crate::metrics::{ExporterMetrics, TEXT_CONTENT_TYPE};
+use crate::store::Store;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct HttpState {
+    pub metrics: Arc<ExporterMetrics>,
+    pub store: Arc<Store>,
+}
+
+/// Serves `listener` until `shutdown` fires, then lets open requests finish (up to 10 s).
+pub async fn serve(listener: TcpListener, state: HttpState, shutdown: CancellationToken) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let state = state.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(route(&state, req)) }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            // Slowloris guard: a client gets 10 s to send its request headers.
+            .header_read_timeout(Duration::from_secs(10))
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("connections still open after 10 s; closing them");
+        }
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// True when `Accept-Encoding` allows gzip (and does not forbid it with `q=0`).
+pub fn accepts_gzip(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let q_zero = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f64>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+        })
+}
+
+fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(body).ok()?;
+    enc.finish().ok()
+}
+
+fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    match req.uri().path() {
+        "/metrics" => metrics(state, &req),
+        "/" => {
+            let mut r = Response::new(Full::new(Bytes::from(landing::render(&state.store))));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+            );
+            r
+        }
+        "/-/healthy" => text(StatusCode::OK, "Healthy\n"),
+        "/-/ready" => {
+            if state.store.ready() {
+                text(StatusCode::OK, "Ready\n")
+            } else {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Not ready: waiting for the first refresh of every tenant\n",
+                )
+            }
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+fn metrics(state: &HttpState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let body = state.metrics.encode();
+    let mut r = if accepts_gzip(req) {
+        match gzip(&body) {
+            Some(z) => {
+                let mut r = Response::new(Full::new(Bytes::from(z)));
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                r
+            }
+            None => Response::new(Full::new(Bytes::from(body))),
+        }
+    } else {
+        Response::new(Full::new(Bytes::from(body)))
+    };
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(TEXT_CONTENT_TYPE),
+    );
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    r
+}

@@ -1,0 +1,511 @@
+//! Synthetic tenants for the simulator: 90 days of daily `secureScore` records and the control
+//! catalogue, shaped like real Graph payloads, quirks included.
+//!
+//! Data is deterministic per tenant (seeded), so tests can assert exact values. Over the 90
+//! days controls get implemented, one control regresses 10 days before the newest record, and
+//! 30 days before it Microsoft adds recommendations, so `maxScore` jumps.
+
+use super::catalogue::{self, Entry, Kind, Product};
+use serde_json::{json, Map, Value};
+
+/// Days of history each tenant keeps (Graph keeps 90).
+pub const HISTORY_DAYS: usize = 90;
+/// Index (oldest = 0) of the day Microsoft adds recommendations.
+pub const NEW_RECOMMENDATIONS_DAY: usize = 60;
+/// Index (oldest = 0) from which the regressed control has lost its points.
+pub const REGRESSION_DAY: usize = 80;
+
+/// The licence of a simulated tenant, which decides the products it owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Licence {
+    BusinessPremium,
+    E3,
+    E5,
+}
+
+impl Licence {
+    fn owns(self, p: Product) -> bool {
+        match (self, p) {
+            (_, Product::Core) => true,
+            (_, Product::Unowned) => false,
+            (Licence::BusinessPremium, Product::Mdo) => true,
+            (Licence::E3, Product::Enterprise) => true,
+            (Licence::E5, _) => true,
+            _ => false,
+        }
+    }
+
+    /// Defender for Endpoint recommendations that apply.
+    fn device_controls(self) -> usize {
+        match self {
+            Licence::BusinessPremium => 10,
+            Licence::E3 => 60,
+            Licence::E5 => 120,
+        }
+    }
+
+    fn enabled_services(self) -> &'static [&'static str] {
+        match self {
+            Licence::BusinessPremium => &["HasExchange", "HasSharePoint", "HasOD4B", "HasTeams", "HasAADP1", "HasMDOP1", "HasInTune", "HasMDEB"],
+            Licence::E3 => &["HasExchange", "HasSharePoint", "HasOD4B", "HasTeams", "HasAADP1", "HasEXOP1", "HasInTune", "HasMIPP1", "HasMDEP1"],
+            Licence::E5 => &["HasAADP2", "HasMCAS", "HasAATP", "HasMDOP2", "HasEXOP2", "HasSPOP2", "HasM365E5", "HasMDEP2", "HasInTune"],
+        }
+    }
+}
+
+/// Payload quirks a tenant's answers show (every one is seen in real captures).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quirks {
+    /// `currentScore`, `maxScore`, `score`, `scoreInPercentage` as strings (PowerShell-fed payloads).
+    pub numbers_as_strings: bool,
+    /// `TotalSeats` category fields are `-1`, plus a legacy `IndustryTypes` entry of `-1`s.
+    pub unknown_peer_values: bool,
+    /// HTML in `implementationStatus`.
+    pub html_status: bool,
+    /// Risk-accepted, third-party, reviewed and deprecated controls.
+    pub control_states: bool,
+}
+
+/// One simulated tenant.
+#[derive(Debug, Clone)]
+pub struct TenantSpec {
+    /// Short name, used as the `tenant` label in the demo.
+    pub name: String,
+    /// Verified domain (also accepted in the token URL).
+    pub domain: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub licence: Licence,
+    pub seats: u32,
+    /// Score ratio the newest record lands near.
+    pub target_ratio: f64,
+    /// A tenant created days ago: `secureScores` answers `value: []`.
+    pub brand_new: bool,
+    pub quirks: Quirks,
+    pub seed: u64,
+}
+
+fn guid(seed: u64, kind: u16) -> String {
+    let mut rng = fastrand::Rng::with_seed(seed.wrapping_mul(31).wrapping_add(kind as u64));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        rng.u32(..),
+        rng.u16(..),
+        rng.u16(..0x1000),
+        0x8000 | rng.u16(..0x4000),
+        rng.u64(..1 << 48)
+    )
+}
+
+impl TenantSpec {
+    fn new(name: &str, licence: Licence, seats: u32, target_ratio: f64, seed: u64) -> TenantSpec {
+        TenantSpec {
+            name: name.into(),
+            domain: format!("{name}.onmicrosoft.com"),
+            tenant_id: guid(seed, 1),
+            client_id: guid(seed, 2),
+            client_secret: format!("sim~{}", &guid(seed, 3)[..23]),
+            licence,
+            seats,
+            target_ratio,
+            brand_new: false,
+            quirks: Quirks::default(),
+            seed,
+        }
+    }
+}
+
+/// The demo's tenants: three that differ in size and licence, and one too new to have a score.
+pub fn demo_tenants() -> Vec<TenantSpec> {
+    let contoso = TenantSpec::new("contoso", Licence::BusinessPremium, 25, 0.45, 101);
+    let mut fabrikam = TenantSpec::new("fabrikam", Licence::E5, 2000, 0.80, 202);
+    fabrikam.quirks = Quirks {
+        html_status: true,
+        control_states: true,
+        ..Quirks::default()
+    };
+    let mut northwind = TenantSpec::new("northwind", Licence::E3, 300, 0.62, 303);
+    northwind.quirks = Quirks {
+        numbers_as_strings: true,
+        unknown_peer_values: true,
+        control_states: true,
+        ..Quirks::default()
+    };
+    let mut tailspin = TenantSpec::new("tailspin", Licence::BusinessPremium, 12, 0.0, 404);
+    tailspin.brand_new = true;
+    vec![contoso, fabrikam, northwind, tailspin]
+}
+
+/// What the simulator serves for one tenant.
+#[derive(Debug, Clone)]
+pub struct TenantData {
+    /// Daily records, newest first.
+    pub records: Vec<Value>,
+    /// The control catalogue, in the order Graph pages it.
+    pub profiles: Vec<Value>,
+}
+
+/// How one scored control moves over the history.
+struct Plan {
+    entry: Entry,
+    /// Units the control counts (users or devices) for proportional controls.
+    total: u32,
+    /// Units compliant once implemented (== total for all-or-nothing controls).
+    target_count: u32,
+    /// First day (index) the control exists in `controlScores`.
+    appears: usize,
+    /// First day it has its points.
+    achieved_from: usize,
+    /// The regressing control loses its points from [`REGRESSION_DAY`].
+    regresses: bool,
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+fn number(v: f64, as_string: bool) -> Value {
+    if as_string {
+        Value::String(format!("{v}"))
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        // Graph sends integral values both as `128` and `128.0`; keep the int form.
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
+
+fn date_string(day: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", day.year(), u8::from(day.month()), day.day())
+}
+
+fn scored_entries(spec: &TenantSpec) -> Vec<Entry> {
+    let mut v: Vec<Entry> = catalogue::NAMED
+        .iter()
+        .filter(|e| spec.licence.owns(e.product))
+        .cloned()
+        .collect();
+    v.extend(catalogue::device_controls(spec.licence.device_controls()));
+    v
+}
+
+fn plans(spec: &TenantSpec, rng: &mut fastrand::Rng) -> Vec<Plan> {
+    let entries = scored_entries(spec);
+    let total_max: f64 = entries.iter().map(|e| e.max).sum();
+    let target = spec.target_ratio * total_max;
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    rng.shuffle(&mut order);
+    let users = (spec.seats as f64 * 0.9).round().max(1.0) as u32;
+    let devices = (spec.seats as f64 * 1.2).round().max(1.0) as u32;
+    let mut plans: Vec<Option<Plan>> = (0..entries.len()).map(|_| None).collect();
+    let mut acc = 0.0;
+    for &i in &order {
+        let e = &entries[i];
+        let total = match (e.kind, e.category) {
+            (Kind::Count, "Device") => devices,
+            (Kind::Count, _) if e.id == "AdminMFAV2" || e.id == "OneAdmin" => 3,
+            (Kind::Count, _) => users,
+            _ => 1,
+        };
+        let target_count = if acc + e.max <= target {
+            total
+        } else if e.kind == Kind::Count && acc < target {
+            (((target - acc) / e.max) * total as f64).floor() as u32
+        } else {
+            0
+        };
+        acc += e.max * target_count as f64 / total as f64;
+        let achieved_from = if rng.f64() < 0.55 { 0 } else { rng.usize(1..HISTORY_DAYS) };
+        plans[i] = Some(Plan {
+            entry: e.clone(),
+            total,
+            target_count,
+            appears: 0,
+            achieved_from,
+            regresses: false,
+        });
+    }
+    let mut plans: Vec<Plan> = plans.into_iter().flatten().collect();
+    // Microsoft adds recommendations: a few controls exist only from NEW_RECOMMENDATIONS_DAY.
+    let n_new = match spec.licence {
+        Licence::BusinessPremium => 3,
+        Licence::E3 => 4,
+        Licence::E5 => 6,
+    };
+    let mut added = 0;
+    for p in plans.iter_mut().rev() {
+        if added == n_new {
+            break;
+        }
+        if p.entry.category != "Device" {
+            p.appears = NEW_RECOMMENDATIONS_DAY;
+            p.achieved_from = p.achieved_from.max(NEW_RECOMMENDATIONS_DAY + 5);
+            added += 1;
+        }
+    }
+    // One long-implemented all-or-nothing control regresses.
+    if let Some(p) = plans.iter_mut().find(|p| {
+        p.appears == 0 && p.achieved_from == 0 && p.target_count == p.total && p.entry.kind != Kind::Count
+    }) {
+        p.regresses = true;
+    }
+    plans
+}
+
+/// Points, compliant units and share of one control on day `d`.
+fn control_on_day(p: &Plan, d: usize) -> (u32, f64, f64) {
+    let achieved = d >= p.achieved_from && !(p.regresses && d >= REGRESSION_DAY);
+    let count = if achieved { p.target_count } else { 0 };
+    let share = count as f64 / p.total as f64;
+    (count, round2(p.entry.max * share), round2(share * 100.0))
+}
+
+fn control_score_json(spec: &TenantSpec, p: &Plan, d: usize, day: time::Date, rng: &mut fastrand::Rng) -> Value {
+    let (count, score, pct) = control_on_day(p, d);
+    let strings = spec.quirks.numbers_as_strings;
+    let mut m = Map::new();
+    m.insert("controlCategory".into(), json!(p.entry.category));
+    m.insert("controlName".into(), json!(p.entry.id));
+    m.insert("description".into(), json!(format!("{}.", p.entry.title)));
+    let status = match p.entry.kind {
+        Kind::Count if spec.quirks.html_status => format!(
+            "<p> {pct}% of users are affected by policies that {}.</p><ul><li>{count} of {} compliant</li></ul>",
+            p.entry.title.to_lowercase(),
+            p.total
+        ),
+        Kind::Count => format!("You have {count} out of {} that are compliant.", p.total),
+        Kind::Toggle if count > 0 => "Your setting is on.".into(),
+        Kind::Toggle => "Your setting is off.".into(),
+        Kind::Plain => String::new(),
+    };
+    m.insert("implementationStatus".into(), json!(status));
+    let lag = rng.i64(0..3);
+    let synced = day - time::Duration::days(lag);
+    m.insert("lastSynced".into(), json!(format!("{}T13:04:06Z", date_string(synced))));
+    m.insert("score".into(), number(score, strings));
+    m.insert("scoreInPercentage".into(), number(pct, strings));
+    match p.entry.kind {
+        Kind::Count => {
+            // Always strings on the wire; OneAdmin carries a count without a total.
+            m.insert("count".into(), json!(count.to_string()));
+            if p.entry.id != "OneAdmin" {
+                m.insert("total".into(), json!(p.total.to_string()));
+            }
+        }
+        Kind::Toggle => {
+            m.insert("on".into(), json!(if count > 0 { "true" } else { "false" }));
+        }
+        Kind::Plain => {}
+    }
+    Value::Object(m)
+}
+
+fn peers_json(spec: &TenantSpec, d: usize) -> Value {
+    let drift = (d as f64 / 9.0).sin() * 0.6;
+    let (lower, upper, seat_avg) = match spec.seats {
+        0..=100 => ("1", "100", 48.1),
+        101..=500 => ("101", "500", 51.3),
+        501..=1000 => ("501", "1000", 54.2),
+        _ => ("1001", "5000", 58.7),
+    };
+    let cats = |scale: f64, unknown: bool| -> Map<String, Value> {
+        let mut m = Map::new();
+        for (cat, v, max) in [
+            ("identity", 41.21, 61.88),
+            ("data", 0.37, 5.15),
+            ("device", 20.67, 35.04),
+            ("apps", 45.81, 120.83),
+            ("infrastructure", 0.0, 0.0),
+        ] {
+            let (v, max) = if unknown { (-1.0, -1.0) } else { (round2(v * scale), round2(max * scale)) };
+            m.insert(format!("{cat}Score"), json!(v));
+            m.insert(format!("{cat}ScoreMax"), json!(max));
+        }
+        m
+    };
+    let mut all = cats(1.0 + drift / 100.0, false);
+    all.insert("basis".into(), json!("AllTenants"));
+    all.insert("averageScore".into(), json!(round2(52.86 + drift)));
+    let mut seats = cats(seat_avg / 52.86, spec.quirks.unknown_peer_values);
+    seats.insert("basis".into(), json!("TotalSeats"));
+    seats.insert("averageScore".into(), json!(round2(seat_avg + drift)));
+    // Real captures use PascalCase keys and string values here.
+    seats.insert("SeatSizeRangeLowerValue".into(), json!(lower));
+    seats.insert("SeatSizeRangeUpperValue".into(), json!(upper));
+    let mut out = vec![Value::Object(all), Value::Object(seats)];
+    if spec.quirks.unknown_peer_values {
+        // The 2019 shape: camelCase, numeric seat ranges, a categoryValue, and -1 for unknown.
+        out.push(json!({"basis": "IndustryTypes", "averageScore": -1, "categoryValue": "services",
+            "seatSizeRangeLowerValue": 101, "seatSizeRangeUpperValue": 500,
+            "identityScore": -1, "identityScoreMax": -1, "dataScore": -1, "dataScoreMax": -1}));
+    }
+    Value::Array(out)
+}
+
+fn state_updates(spec: &TenantSpec, id: &str) -> Value {
+    let default = json!([{"assignedTo": null, "comment": null, "state": "Default", "updatedBy": null, "updatedDateTime": null}]);
+    if !spec.quirks.control_states {
+        return default;
+    }
+    let update = |state: &str, when: &str, comment: &str| {
+        json!({"assignedTo": null, "comment": comment, "state": state,
+               "updatedBy": format!("secadmin@{}", spec.domain), "updatedDateTime": when})
+    };
+    match (spec.licence, id) {
+        (Licence::E5, "aad_managed_device_required_for_authentication") => json!([
+            update("Default", "2026-01-10T09:00:00Z", ""),
+            update("Ignored", "2026-03-02T10:30:00Z", "Risk accepted: BYOD policy"),
+        ]),
+        // Newest entry first in the array: the date decides, not the position.
+        (Licence::E5, "mdo_safelinksforOfficeApps") => json!([
+            update("ThirdParty", "2026-04-20T08:00:00Z", "Covered by the mail gateway"),
+            update("Default", "2026-02-01T08:00:00Z", ""),
+        ]),
+        (Licence::E5, "exo_individualsharing") => json!([update("Reviewed", "2026-05-05T12:00:00Z", "Reviewed by CISO")]),
+        (Licence::E3, "mip_DLP_policies") => json!([{"assignedTo": null, "comment": null, "state": "thirdParty", "updatedBy": null, "updatedDateTime": null}]),
+        _ => default,
+    }
+}
+
+fn profile_json(spec: &TenantSpec, e: &Entry, rank: usize) -> Value {
+    let deprecated = spec.quirks.control_states && (e.id == "aad_linkedin_connection_disables" || e.id == "12802.MDA_Zoom_WaitingRoom");
+    let threats: Vec<&str> = match e.category {
+        "Identity" => vec!["Account breach", "Elevation of privilege", "Password Cracking"],
+        "Data" => vec!["Data Exfiltration", "Data Spillage"],
+        "Device" => vec!["Malware", "Ransomware"],
+        "Apps" => vec!["Phishing", "Account Breach"],
+        _ => vec![],
+    };
+    json!({
+        "id": e.id,
+        "azureTenantId": spec.tenant_id,
+        "actionType": e.action_type,
+        "actionUrl": format!("https://security.microsoft.com/securescore?viewid=actions&actionId={}&tid={}", e.id, spec.tenant_id),
+        "complianceInformation": [],
+        "controlCategory": e.category,
+        "controlStateUpdates": state_updates(spec, &e.id),
+        "deprecated": deprecated,
+        "implementationCost": e.cost.unwrap_or("Unknown"),
+        "lastModifiedDateTime": null,
+        "maxScore": number(e.max, false),
+        "rank": rank,
+        "remediation": format!("<p>{}</p><ol><li>Open the admin center.</li><li>Apply the recommended setting.</li></ol>", e.title),
+        "remediationImpact": "<p>Users may notice a change in how they sign in or share.</p>",
+        "service": e.service,
+        "threats": threats,
+        "tier": e.tier,
+        "title": e.title,
+        "userImpact": e.impact,
+        "vendorInformation": {"provider": "SecureScore", "providerVersion": null, "subProvider": null, "vendor": "Microsoft"}
+    })
+}
+
+/// Generates a tenant's history (newest record dated `today`) and catalogue.
+pub fn generate(spec: &TenantSpec, today: time::Date) -> TenantData {
+    let mut rng = fastrand::Rng::with_seed(spec.seed);
+    let plans = plans(spec, &mut rng);
+
+    // The catalogue: every named control (owned or not) plus this tenant's device controls,
+    // ranked by points available, highest first.
+    let mut catalogue: Vec<Entry> = catalogue::NAMED.to_vec();
+    catalogue.extend(catalogue::device_controls(spec.licence.device_controls()));
+    let mut by_value: Vec<usize> = (0..catalogue.len()).collect();
+    by_value.sort_by(|&a, &b| catalogue[b].max.total_cmp(&catalogue[a].max).then(a.cmp(&b)));
+    let mut ranks = vec![0; catalogue.len()];
+    for (r, &i) in by_value.iter().enumerate() {
+        ranks[i] = r + 1;
+    }
+    let profiles = catalogue
+        .iter()
+        .zip(&ranks)
+        .map(|(e, &r)| profile_json(spec, e, r))
+        .collect();
+
+    if spec.brand_new {
+        return TenantData { records: Vec::new(), profiles };
+    }
+
+    let strings = spec.quirks.numbers_as_strings;
+    let mut records = Vec::with_capacity(HISTORY_DAYS);
+    for d in (0..HISTORY_DAYS).rev() {
+        let day = today - time::Duration::days((HISTORY_DAYS - 1 - d) as i64);
+        let present: Vec<&Plan> = plans.iter().filter(|p| d >= p.appears).collect();
+        let controls: Vec<Value> = present
+            .iter()
+            .map(|p| control_score_json(spec, p, d, day, &mut rng))
+            .collect();
+        let current = round2(present.iter().map(|p| control_on_day(p, d).1).sum());
+        let max = round2(present.iter().map(|p| p.entry.max).sum());
+        let active = (spec.seats as f64 * (0.78 + 0.04 * ((d % 7) as f64 / 7.0))).round();
+        let licensed = if spec.licence == Licence::E5 { 0 } else { spec.seats };
+        records.push(json!({
+            "id": format!("{}_{}", spec.tenant_id, date_string(day)),
+            "azureTenantId": spec.tenant_id,
+            "activeUserCount": active as i64,
+            "licensedUserCount": licensed,
+            "createdDateTime": format!("{}T00:00:00Z", date_string(day)),
+            "currentScore": number(current, strings),
+            "maxScore": number(max, strings),
+            "enabledServices": spec.licence.enabled_services(),
+            "averageComparativeScores": peers_json(spec, d),
+            "controlScores": controls,
+            "vendorInformation": {"provider": "SecureScore", "providerVersion": null, "subProvider": null, "vendor": "Microsoft"}
+        }));
+    }
+    TenantData { records, profiles }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn ratio(r: &Value) -> f64 {
+        let num = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap();
+        num(&r["currentScore"]) / num(&r["maxScore"])
+    }
+
+    #[test]
+    fn demo_tenants_land_near_their_targets_with_plausible_sizes() {
+        for spec in demo_tenants() {
+            let data = generate(&spec, date!(2026 - 11 - 27));
+            if spec.brand_new {
+                assert!(data.records.is_empty());
+                assert!(!data.profiles.is_empty());
+                continue;
+            }
+            assert_eq!(data.records.len(), HISTORY_DAYS);
+            let newest = &data.records[0];
+            assert_eq!(newest["createdDateTime"], "2026-11-27T00:00:00Z");
+            let r = ratio(newest);
+            assert!((r - spec.target_ratio).abs() < 0.08, "{}: {r}", spec.name);
+            let n = newest["controlScores"].as_array().unwrap().len();
+            assert!((60..=250).contains(&n), "{}: {n} controls", spec.name);
+        }
+    }
+
+    #[test]
+    fn history_moves_and_max_jumps_when_recommendations_arrive() {
+        let spec = &demo_tenants()[1];
+        let data = generate(spec, date!(2026 - 11 - 27));
+        let max_at = |d: usize| data.records[HISTORY_DAYS - 1 - d]["maxScore"].as_f64().unwrap();
+        assert!(max_at(NEW_RECOMMENDATIONS_DAY) > max_at(NEW_RECOMMENDATIONS_DAY - 1));
+        assert_eq!(max_at(0), max_at(NEW_RECOMMENDATIONS_DAY - 1));
+        let oldest = ratio(&data.records[HISTORY_DAYS - 1]);
+        let newest = ratio(&data.records[0]);
+        assert!(newest > oldest, "controls get implemented over time: {oldest} -> {newest}");
+    }
+
+    #[test]
+    fn score_is_the_sum_of_control_scores() {
+        for spec in demo_tenants().iter().filter(|s| !s.brand_new) {
+            let data = generate(spec, date!(2026 - 11 - 27));
+            for r in &data.records {
+                let num = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap();
+                let sum: f64 = r["controlScores"].as_array().unwrap().iter().map(|c| num(&c["score"])).sum();
+                assert!((sum - num(&r["currentScore"])).abs() < 1e-6);
+            }
+        }
+    }
+}

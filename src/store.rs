@@ -1,0 +1,145 @@
+//! The in-memory state of every tenant: its last good snapshot and how its refreshes are going.
+//!
+//! The refreshers write, `/metrics` and the landing page read. Writers build the new snapshot
+//! outside the lock and swap an `Arc` in, so a scrape never waits for Graph. A `std` lock is
+//! right here: it is never held across an `.await`.
+
+use crate::snapshot::TenantSnapshot;
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What is known about one tenant.
+#[derive(Debug, Clone)]
+pub struct TenantState {
+    /// The `tenant` label.
+    pub name: String,
+    /// The configured tenant id (GUID or domain).
+    pub tenant_id: String,
+    /// The last good snapshot; kept when later refreshes fail.
+    pub snapshot: Option<Arc<TenantSnapshot>>,
+    /// True when the most recent refresh succeeded.
+    pub up: bool,
+    /// True once the first refresh attempt has finished, either way.
+    pub attempted: bool,
+    /// Unix seconds when the last successful refresh finished.
+    pub last_success: Option<f64>,
+    /// Unix seconds when the last attempt finished.
+    pub last_attempt: Option<f64>,
+    /// The last failure, for the landing page; cleared by a success.
+    pub last_error: Option<String>,
+}
+
+/// All tenants, in configuration order.
+#[derive(Debug, Default)]
+pub struct Store {
+    tenants: RwLock<Vec<TenantState>>,
+}
+
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+impl Store {
+    /// A store with one not-yet-refreshed entry per `(name, tenant_id)`.
+    pub fn new<'a>(tenants: impl IntoIterator<Item = (&'a str, &'a str)>) -> Store {
+        let tenants = tenants
+            .into_iter()
+            .map(|(name, id)| TenantState {
+                name: name.to_string(),
+                tenant_id: id.to_string(),
+                snapshot: None,
+                up: false,
+                attempted: false,
+                last_success: None,
+                last_attempt: None,
+                last_error: None,
+            })
+            .collect();
+        Store {
+            tenants: RwLock::new(tenants),
+        }
+    }
+
+    fn update(&self, name: &str, f: impl FnOnce(&mut TenantState)) {
+        // A poisoned lock only means a panic elsewhere mid-update; the data is still usable.
+        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = tenants.iter_mut().find(|t| t.name == name) {
+            f(t);
+        }
+    }
+
+    /// Records a successful refresh.
+    pub fn record_success(&self, name: &str, snapshot: TenantSnapshot) {
+        let snapshot = Arc::new(snapshot);
+        let now = unix_now();
+        self.update(name, |t| {
+            t.snapshot = Some(snapshot);
+            t.up = true;
+            t.attempted = true;
+            t.last_success = Some(now);
+            t.last_attempt = Some(now);
+            t.last_error = None;
+        });
+    }
+
+    /// Records a failed refresh; the last good snapshot stays.
+    pub fn record_failure(&self, name: &str, error: String) {
+        let now = unix_now();
+        self.update(name, |t| {
+            t.up = false;
+            t.attempted = true;
+            t.last_attempt = Some(now);
+            t.last_error = Some(error);
+        });
+    }
+
+    /// A consistent copy of every tenant's state (cheap: snapshots are shared `Arc`s).
+    pub fn tenants(&self) -> Vec<TenantState> {
+        self.tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// True once every tenant has had its first refresh attempt.
+    pub fn ready(&self) -> bool {
+        self.tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .all(|t| t.attempted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap() -> TenantSnapshot {
+        TenantSnapshot {
+            score: None,
+            profiles: 3,
+        }
+    }
+
+    #[test]
+    fn failure_keeps_last_good_snapshot_and_success_time() {
+        let store = Store::new([("a", "id-a"), ("b", "id-b")]);
+        assert!(!store.ready());
+        store.record_success("a", snap());
+        let first = store.tenants()[0].last_success;
+        store.record_failure("a", "boom".into());
+        let a = &store.tenants()[0];
+        assert!(!a.up);
+        assert!(a.snapshot.is_some());
+        assert_eq!(a.last_success, first);
+        assert_eq!(a.last_error.as_deref(), Some("boom"));
+        assert!(!store.ready(), "b has not been attempted");
+        store.record_failure("b", "x".into());
+        assert!(store.ready());
+        assert!(store.tenants()[1].snapshot.is_none());
+    }
+}
