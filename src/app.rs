@@ -59,8 +59,14 @@ impl App {
                 t.credential.clone(),
                 metrics.clone(),
             );
-            let graph = TenantGraph::new(http.clone(), &config.graph, &t.name, tokens, metrics.clone())
-                .map_err(AppError::GraphUrl)?;
+            let graph = TenantGraph::new(
+                http.clone(),
+                &config.graph,
+                &t.name,
+                tokens,
+                metrics.clone(),
+            )
+            .map_err(AppError::GraphUrl)?;
             refreshers.push(TenantRefresher {
                 name: t.name.clone(),
                 graph,
@@ -74,8 +80,14 @@ impl App {
         for addr in &config.listen {
             let l = TcpListener::bind(addr)
                 .await
-                .map_err(|source| AppError::Bind { addr: *addr, source })?;
-            addrs.push(l.local_addr().map_err(|source| AppError::Bind { addr: *addr, source })?);
+                .map_err(|source| AppError::Bind {
+                    addr: *addr,
+                    source,
+                })?;
+            addrs.push(l.local_addr().map_err(|source| AppError::Bind {
+                addr: *addr,
+                source,
+            })?);
             listeners.push(l);
         }
         Ok(App {
@@ -104,7 +116,11 @@ impl App {
         let mut tasks = tokio::task::JoinSet::new();
         for (listener, addr) in self.listeners.into_iter().zip(&self.addrs) {
             tracing::info!(address = %addr, "listening");
-            tasks.spawn(server::serve(listener, self.state.clone(), shutdown.clone()));
+            tasks.spawn(server::serve(
+                listener,
+                self.state.clone(),
+                shutdown.clone(),
+            ));
         }
         for r in self.refreshers {
             tasks.spawn(r.run(shutdown.clone()));

@@ -105,15 +105,14 @@ impl TokenProvider {
                 token_file,
             } => {
                 // Re-read every time: the kubelet rotates the projected token.
-                let assertion = std::fs::read_to_string(token_file).map_err(|e| {
-                    AuthError::Credential {
+                let assertion =
+                    std::fs::read_to_string(token_file).map_err(|e| AuthError::Credential {
                         tenant: self.tenant_name.clone(),
                         message: format!(
                             "cannot read federated_token_file {}: {e}",
                             token_file.display()
                         ),
-                    }
-                })?;
+                    })?;
                 form.push(("client_id", client_id.clone()));
                 form.push((
                     "client_assertion_type",
@@ -135,7 +134,11 @@ impl TokenProvider {
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
-                let code = if e.is_timeout() { "timeout" } else { "transport" };
+                let code = if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "transport"
+                };
                 self.metrics.graph_request("token", code);
                 return Err(if e.is_timeout() {
                     AuthError::Timeout
@@ -223,9 +226,18 @@ mod tests {
 
     #[test]
     fn tokens_are_used_until_five_minutes_before_expiry_or_half_their_life() {
-        assert_eq!(refresh_margin(Duration::from_secs(3599)), Duration::from_secs(3299));
-        assert_eq!(refresh_margin(Duration::from_secs(4)), Duration::from_secs(2));
-        assert_eq!(refresh_margin(Duration::from_secs(400)), Duration::from_secs(200));
+        assert_eq!(
+            refresh_margin(Duration::from_secs(3599)),
+            Duration::from_secs(3299)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(4)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(400)),
+            Duration::from_secs(200)
+        );
     }
 
     #[test]
@@ -235,7 +247,10 @@ mod tests {
             "error_codes": [7000215]});
         let (code, message) = entra_error(v.as_object().map(Obj::new));
         assert_eq!(code.as_deref(), Some("AADSTS7000215"));
-        assert_eq!(message, "invalid_client: AADSTS7000215: Invalid client secret provided.");
+        assert_eq!(
+            message,
+            "invalid_client: AADSTS7000215: Invalid client secret provided."
+        );
         assert!(!message.contains("Trace"));
     }
 }

@@ -63,8 +63,14 @@ mod tests {
 
     #[test]
     fn each_cloud_has_its_hosts() {
-        assert_eq!(Cloud::parse("global").unwrap().graph_url(), "https://graph.microsoft.com");
-        assert_eq!(Cloud::parse("usgov").unwrap().login_url(), "https://login.microsoftonline.us");
+        assert_eq!(
+            Cloud::parse("global").unwrap().graph_url(),
+            "https://graph.microsoft.com"
+        );
+        assert_eq!(
+            Cloud::parse("usgov").unwrap().login_url(),
+            "https://login.microsoftonline.us"
+        );
         assert_eq!(
             Cloud::parse("usgov_dod").unwrap().graph_url(),
             "https://dod-graph.microsoft.us"

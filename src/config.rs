@@ -373,9 +373,7 @@ impl Config {
     /// Loads and validates: `path` (if given), the environment, and the Azure convention.
     pub fn load(path: Option<&Path>, azure: &AzureEnv) -> Result<Config, ConfigError> {
         let fig = figment(path);
-        let raw: RawSettings = fig
-            .extract()
-            .map_err(|e| ConfigError::Parse(Box::new(e)))?;
+        let raw: RawSettings = fig.extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
         validate(raw, &fig, azure)
     }
 }
@@ -412,21 +410,30 @@ pub fn parse_listen_address(addr: &str) -> Result<SocketAddr, String> {
     } else {
         addr.to_string()
     };
-    full.parse::<SocketAddr>()
-        .map_err(|_| format!("`{addr}` is not a host:port address such as `:10057` or `127.0.0.1:10057`"))
+    full.parse::<SocketAddr>().map_err(|_| {
+        format!("`{addr}` is not a host:port address such as `:10057` or `127.0.0.1:10057`")
+    })
 }
 
 fn normalise_url(fig: &Figment, key: &str, value: &str) -> Result<String, ConfigError> {
     let url = reqwest::Url::parse(value)
         .map_err(|e| invalid(fig, key, format!("`{value}` is not a URL: {e}")))?;
     if url.scheme() != "https" && url.scheme() != "http" {
-        return Err(invalid(fig, key, format!("`{value}` must be an http or https URL")));
+        return Err(invalid(
+            fig,
+            key,
+            format!("`{value}` must be an http or https URL"),
+        ));
     }
     if url.host_str().is_none() {
         return Err(invalid(fig, key, format!("`{value}` has no host")));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(fig, key, format!("`{value}` must not have a query or fragment")));
+        return Err(invalid(
+            fig,
+            key,
+            format!("`{value}` must not have a query or fragment"),
+        ));
     }
     Ok(value.trim_end_matches('/').to_string())
 }
@@ -441,7 +448,8 @@ fn valid_tenant_id(id: &str) -> bool {
 }
 
 fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config, ConfigError> {
-    let cloud = Cloud::parse(&raw.graph.cloud).map_err(|reason| invalid(fig, "graph.cloud", reason))?;
+    let cloud =
+        Cloud::parse(&raw.graph.cloud).map_err(|reason| invalid(fig, "graph.cloud", reason))?;
     let login_url = match &raw.graph.login_url {
         Some(u) => normalise_url(fig, "graph.login_url", u)?,
         None => cloud.login_url().to_string(),
@@ -453,10 +461,18 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
     let ca_pem = match &raw.graph.ca_file {
         Some(path) => {
             let pem = std::fs::read(path).map_err(|e| {
-                invalid(fig, "graph.ca_file", format!("cannot read {}: {e}", path.display()))
+                invalid(
+                    fig,
+                    "graph.ca_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                invalid(fig, "graph.ca_file", format!("{} holds no usable PEM certificate: {e}", path.display()))
+                invalid(
+                    fig,
+                    "graph.ca_file",
+                    format!("{} holds no usable PEM certificate: {e}", path.display()),
+                )
             })?;
             if certs.is_empty() {
                 return Err(invalid(
@@ -480,10 +496,18 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
         ));
     }
     if raw.refresh.interval.is_zero() {
-        return Err(invalid(fig, "refresh.interval", "must be greater than zero"));
+        return Err(invalid(
+            fig,
+            "refresh.interval",
+            "must be greater than zero",
+        ));
     }
     if raw.refresh.failure_backoff.is_zero() {
-        return Err(invalid(fig, "refresh.failure_backoff", "must be greater than zero"));
+        return Err(invalid(
+            fig,
+            "refresh.failure_backoff",
+            "must be greater than zero",
+        ));
     }
     let format = match raw.log.format.to_ascii_lowercase().as_str() {
         "text" | "logfmt" => LogFormat::Text,
@@ -500,7 +524,10 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
         return Err(invalid(
             fig,
             "log.level",
-            format!("`{}` is not a level (error, warn, info, debug, trace) or filter directive", raw.log.level),
+            format!(
+                "`{}` is not a level (error, warn, info, debug, trace) or filter directive",
+                raw.log.level
+            ),
         ));
     }
     let mut listen = Vec::new();
@@ -511,7 +538,11 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
         );
     }
     if listen.is_empty() {
-        return Err(invalid(fig, "web.listen_address", "needs at least one address"));
+        return Err(invalid(
+            fig,
+            "web.listen_address",
+            "needs at least one address",
+        ));
     }
 
     let mut named = BTreeMap::new();
@@ -557,7 +588,11 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
             return Err(invalid(fig, format!("{key}.name"), "must not be empty"));
         }
         if !names.insert(name.clone()) {
-            return Err(invalid(fig, format!("{key}.name"), format!("duplicate tenant name `{name}`")));
+            return Err(invalid(
+                fig,
+                format!("{key}.name"),
+                format!("duplicate tenant name `{name}`"),
+            ));
         }
         if !ids.insert(tenant_id.to_ascii_lowercase()) {
             return Err(invalid(
@@ -584,7 +619,10 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
                 })?;
                 (cname.clone(), cred.clone())
             }
-            None => (name.clone(), Arc::new(build_credential(fig, &key, &t.inline_credential())?)),
+            None => (
+                name.clone(),
+                Arc::new(build_credential(fig, &key, &t.inline_credential())?),
+            ),
         };
         tenants.push(TenantConfig {
             name,
@@ -653,7 +691,13 @@ fn build_credential(
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| invalid(fig, format!("{key}.client_id"), "is required for this credential"))
+            .ok_or_else(|| {
+                invalid(
+                    fig,
+                    format!("{key}.client_id"),
+                    "is required for this credential",
+                )
+            })
     };
     if c.client_certificate_password.is_some() && c.client_certificate_path.is_none() {
         return Err(invalid(

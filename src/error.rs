@@ -125,7 +125,9 @@ pub enum GraphError {
         message: String,
     },
     /// A `nextLink` pointed outside the Graph origin; the token was not sent there.
-    #[error("{endpoint}: refusing @odata.nextLink to foreign origin {origin} (bearer token withheld)")]
+    #[error(
+        "{endpoint}: refusing @odata.nextLink to foreign origin {origin} (bearer token withheld)"
+    )]
     ForeignNextLink {
         endpoint: &'static str,
         origin: String,

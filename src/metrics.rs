@@ -11,7 +11,10 @@ use crate::snapshot::ScoreSnapshot;
 use crate::store::{Store, TenantState};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily, MetricType};
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -158,7 +161,11 @@ impl SecureScoreCollector {
                 .expect("static metric descriptors are valid")
             })
             .collect();
-        SecureScoreCollector { store, descs, helps }
+        SecureScoreCollector {
+            store,
+            descs,
+            helps,
+        }
     }
 
     /// The families for the given tenants, in `SNAPSHOT_METRICS` order.
@@ -187,7 +194,13 @@ impl SecureScoreCollector {
     }
 }
 
-fn add_score(fams: &mut [Family], idx: &dyn Fn(&str) -> usize, tenant: &str, configured_id: &str, s: &ScoreSnapshot) {
+fn add_score(
+    fams: &mut [Family],
+    idx: &dyn Fn(&str) -> usize,
+    tenant: &str,
+    configured_id: &str,
+    s: &ScoreSnapshot,
+) {
     fams[idx(CURRENT_POINTS)].add_opt(&[tenant], s.current_points);
     fams[idx(MAX_POINTS)].add_opt(&[tenant], s.max_points);
     fams[idx(SNAPSHOT_TIMESTAMP)].add_opt(&[tenant], s.created_at);
@@ -284,12 +297,18 @@ impl ExporterMetrics {
         )
         .expect("valid metric");
         let credential_expiry = prometheus::GaugeVec::new(
-            Opts::new(CREDENTIAL_EXPIRY, "notAfter of a certificate credential as Unix time"),
+            Opts::new(
+                CREDENTIAL_EXPIRY,
+                "notAfter of a certificate credential as Unix time",
+            ),
             &["credential"],
         )
         .expect("valid metric");
         let build_info = IntGaugeVec::new(
-            Opts::new(BUILD_INFO, "Version and git revision of securescore_exporter (value is always 1)"),
+            Opts::new(
+                BUILD_INFO,
+                "Version and git revision of securescore_exporter (value is always 1)",
+            ),
             &["version", "revision"],
         )
         .expect("valid metric");
@@ -307,7 +326,9 @@ impl ExporterMetrics {
             Box::new(build_info),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
-            registry.register(c).expect("exporter metrics register once");
+            registry
+                .register(c)
+                .expect("exporter metrics register once");
         }
         Arc::new(ExporterMetrics {
             registry,
@@ -330,7 +351,8 @@ impl ExporterMetrics {
     /// Starts every failure reason of a tenant at 0, so `increase()` sees the first failure.
     pub fn init_tenant(&self, tenant: &str) {
         for r in FailureReason::ALL {
-            self.refresh_failures.with_label_values(&[tenant, r.as_str()]);
+            self.refresh_failures
+                .with_label_values(&[tenant, r.as_str()]);
         }
     }
 
@@ -345,7 +367,9 @@ impl ExporterMetrics {
     }
 
     pub fn graph_request(&self, endpoint: &str, code: &str) {
-        self.graph_requests.with_label_values(&[endpoint, code]).inc();
+        self.graph_requests
+            .with_label_values(&[endpoint, code])
+            .inc();
     }
 
     pub fn partial_response(&self, tenant: &str, endpoint: &str) {

@@ -30,7 +30,11 @@ fn jittered(base: Duration) -> Duration {
 }
 
 /// The wait after the `failures`-th consecutive failure.
-pub fn failure_delay(cfg: &RefreshConfig, failures: u32, retry_after: Option<Duration>) -> Duration {
+pub fn failure_delay(
+    cfg: &RefreshConfig,
+    failures: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
     let grown = cfg
         .failure_backoff
         .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
@@ -118,9 +122,15 @@ mod tests {
             failure_backoff: Duration::from_secs(60),
         };
         let d1 = failure_delay(&cfg, 1, None);
-        assert!(d1 >= Duration::from_secs(54) && d1 <= Duration::from_secs(66), "{d1:?}");
+        assert!(
+            d1 >= Duration::from_secs(54) && d1 <= Duration::from_secs(66),
+            "{d1:?}"
+        );
         let d3 = failure_delay(&cfg, 3, None);
-        assert!(d3 >= Duration::from_secs(216) && d3 <= Duration::from_secs(264), "{d3:?}");
+        assert!(
+            d3 >= Duration::from_secs(216) && d3 <= Duration::from_secs(264),
+            "{d3:?}"
+        );
         let d30 = failure_delay(&cfg, 30, None);
         assert!(d30 <= Duration::from_secs(3960), "{d30:?}");
         assert!(failure_delay(&cfg, 1, Some(Duration::from_secs(600))) >= Duration::from_secs(600));

@@ -252,7 +252,11 @@ impl ScoreSnapshot {
         let mut seen = HashSet::new();
         let mut controls = Vec::with_capacity(record.control_scores.len());
         for cs in &record.control_scores {
-            let Some(name) = cs.control_name.as_deref().map(str::trim).filter(|n| !n.is_empty())
+            let Some(name) = cs
+                .control_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
             else {
                 continue;
             };
@@ -311,7 +315,10 @@ impl ScoreSnapshot {
             .collect();
 
         ScoreSnapshot {
-            created_at: record.created_date_time.as_deref().and_then(parse_graph_time),
+            created_at: record
+                .created_date_time
+                .as_deref()
+                .and_then(parse_graph_time),
             current_points: record.current_score,
             max_points: record.max_score,
             active_users: record.active_user_count,
@@ -327,7 +334,10 @@ impl ScoreSnapshot {
 
 impl TenantSnapshot {
     /// The one conversion from a refresh's wire models to the domain snapshot.
-    pub fn from_graph(records: &[SecureScoreRecord], profiles: &[ControlProfile]) -> TenantSnapshot {
+    pub fn from_graph(
+        records: &[SecureScoreRecord],
+        profiles: &[ControlProfile],
+    ) -> TenantSnapshot {
         TenantSnapshot {
             score: newest_record(records).map(|r| ScoreSnapshot::from_graph(r, profiles)),
             profiles: profiles.len(),

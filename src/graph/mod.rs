@@ -125,16 +125,32 @@ impl TenantGraph {
 
     /// The newest daily record(s): `secureScores?$top=n`, first page only (Graph adds a
     /// `nextLink` even with `$top`, and following it would read all 90 days).
-    pub async fn latest_scores(&self, top: u32) -> Result<(Vec<SecureScoreRecord>, Option<String>), GraphError> {
-        let url = format!("{}/v1.0/security/secureScores?$top={}", self.graph_url, top.max(1));
+    pub async fn latest_scores(
+        &self,
+        top: u32,
+    ) -> Result<(Vec<SecureScoreRecord>, Option<String>), GraphError> {
+        let url = format!(
+            "{}/v1.0/security/secureScores?$top={}",
+            self.graph_url,
+            top.max(1)
+        );
         let f = self.get_page(SECURE_SCORES, &url).await?;
-        let records = f.page.items.iter().map(SecureScoreRecord::from_json).collect();
+        let records = f
+            .page
+            .items
+            .iter()
+            .map(SecureScoreRecord::from_json)
+            .collect();
         Ok((records, f.partial_warning))
     }
 
     /// Up to `days` daily records, following `nextLink` on the Graph origin until enough are read.
     pub async fn score_history(&self, days: usize) -> Result<Vec<SecureScoreRecord>, GraphError> {
-        let url = format!("{}/v1.0/security/secureScores?$top={}", self.graph_url, days.max(1));
+        let url = format!(
+            "{}/v1.0/security/secureScores?$top={}",
+            self.graph_url,
+            days.max(1)
+        );
         let mut records = Vec::new();
         self.follow_pages(SECURE_SCORES, url, |page| {
             records.extend(page.items.iter().map(SecureScoreRecord::from_json));
@@ -147,7 +163,10 @@ impl TenantGraph {
 
     /// Every control profile, following `nextLink` on the Graph origin.
     pub async fn control_profiles(&self) -> Result<(Vec<ControlProfile>, Vec<String>), GraphError> {
-        let url = format!("{}/v1.0/security/secureScoreControlProfiles", self.graph_url);
+        let url = format!(
+            "{}/v1.0/security/secureScoreControlProfiles",
+            self.graph_url
+        );
         let mut profiles = Vec::new();
         let warnings = self
             .follow_pages(CONTROL_PROFILES, url, |page| {
@@ -221,7 +240,11 @@ impl TenantGraph {
         loop {
             let token = self.tokens.token().await?;
             let outcome = {
-                let _permit = self.permits.acquire().await.expect("semaphore is never closed");
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("semaphore is never closed");
                 self.send(endpoint, url, &token).await
             };
             let retry_in = match outcome {
@@ -255,7 +278,10 @@ impl TenantGraph {
                         e,
                         GraphError::Timeout { .. }
                             | GraphError::Transport { .. }
-                            | GraphError::Status { status: 500..=599, .. }
+                            | GraphError::Status {
+                                status: 500..=599,
+                                ..
+                            }
                     );
                     if !retryable || attempt >= self.max_retries {
                         return Err(e);
@@ -299,14 +325,18 @@ impl TenantGraph {
         let body = self.read_body(endpoint, resp).await?;
         match status {
             200 | 206 => {
-                let page = Page::parse(&body).map_err(|source| GraphError::Decode { endpoint, source })?;
+                let page =
+                    Page::parse(&body).map_err(|source| GraphError::Decode { endpoint, source })?;
                 let partial_warning = (status == 206).then(|| {
                     let w = if warning.is_empty() { "(no Warning header)".to_string() } else { warning };
                     tracing::warn!(tenant = %self.tenant, endpoint, warning = %w, "Graph answered 206 Partial Content: data may be incomplete");
                     self.metrics.partial_response(&self.tenant, endpoint);
                     w
                 });
-                Ok(Response::Ok(Fetched { page, partial_warning }))
+                Ok(Response::Ok(Fetched {
+                    page,
+                    partial_warning,
+                }))
             }
             401 => Ok(Response::Unauthorized(graph_error_message(&body))),
             429 => Ok(Response::Throttled(after)),
@@ -323,7 +353,11 @@ impl TenantGraph {
         }
     }
 
-    async fn read_body(&self, endpoint: &'static str, mut resp: reqwest::Response) -> Result<Vec<u8>, GraphError> {
+    async fn read_body(
+        &self,
+        endpoint: &'static str,
+        mut resp: reqwest::Response,
+    ) -> Result<Vec<u8>, GraphError> {
         let mut body = Vec::new();
         loop {
             match resp.chunk().await {
@@ -354,7 +388,10 @@ impl TenantGraph {
             }
         } else {
             self.metrics.graph_request(endpoint, "transport");
-            GraphError::Transport { endpoint, source: e }
+            GraphError::Transport {
+                endpoint,
+                source: e,
+            }
         }
     }
 }
@@ -371,7 +408,12 @@ fn graph_error_message(body: &[u8]) -> Option<String> {
     let err = model::Obj::new(v.as_object()?);
     let inner = err.get("error")?.as_object().map(model::Obj::new)?;
     let code = inner.string("code").unwrap_or_default();
-    let message: String = inner.string("message").unwrap_or_default().chars().take(300).collect();
+    let message: String = inner
+        .string("message")
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
     let text = match (code.is_empty(), message.is_empty()) {
         (false, false) => format!("{code}: {message}"),
         (false, true) => code,
@@ -388,10 +430,22 @@ mod tests {
     #[test]
     fn origins_compare_scheme_host_and_port() {
         let a = Url::parse("https://graph.microsoft.com/v1.0/x").unwrap();
-        assert!(same_origin(&a, &Url::parse("https://GRAPH.microsoft.com:443/y?$skiptoken=1").unwrap()));
-        assert!(!same_origin(&a, &Url::parse("http://graph.microsoft.com/y").unwrap()));
-        assert!(!same_origin(&a, &Url::parse("https://graph.microsoft.com.evil.example/y").unwrap()));
-        assert!(!same_origin(&a, &Url::parse("https://graph.microsoft.com:8443/y").unwrap()));
+        assert!(same_origin(
+            &a,
+            &Url::parse("https://GRAPH.microsoft.com:443/y?$skiptoken=1").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("http://graph.microsoft.com/y").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("https://graph.microsoft.com.evil.example/y").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("https://graph.microsoft.com:8443/y").unwrap()
+        ));
     }
 
     #[test]
@@ -408,7 +462,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), None);
     }
 

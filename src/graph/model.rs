@@ -124,9 +124,7 @@ impl Page {
                 .collect(),
             _ => return Err(ModelError::NoValueArray),
         };
-        let next_link = o
-            .string("@odata.nextLink")
-            .filter(|s| !s.trim().is_empty());
+        let next_link = o.string("@odata.nextLink").filter(|s| !s.trim().is_empty());
         Ok(Page { items, next_link })
     }
 }
@@ -322,7 +320,10 @@ mod tests {
         assert_eq!(r.current_score, Some(128.5));
         assert_eq!(r.max_score, Some(274.0));
         let c = &r.control_scores[0];
-        assert_eq!((c.score, c.count, c.total, c.on), (Some(2.0), Some(1.0), Some(0.0), Some(true)));
+        assert_eq!(
+            (c.score, c.count, c.total, c.on),
+            (Some(2.0), Some(1.0), Some(0.0), Some(true))
+        );
     }
 
     #[test]
@@ -337,8 +338,14 @@ mod tests {
         let p = &r.average_comparative_scores[0];
         assert_eq!(p.basis.as_deref(), Some("TotalSeats"));
         assert_eq!(p.average_score, Some(48.1));
-        assert_eq!((p.seat_size_range_lower, p.seat_size_range_upper), (Some(1.0), Some(100.0)));
-        assert_eq!(p.categories, vec![("identity".into(), Some(40.39), Some(61.22))]);
+        assert_eq!(
+            (p.seat_size_range_lower, p.seat_size_range_upper),
+            (Some(1.0), Some(100.0))
+        );
+        assert_eq!(
+            p.categories,
+            vec![("identity".into(), Some(40.39), Some(61.22))]
+        );
     }
 
     #[test]
@@ -367,10 +374,15 @@ mod tests {
 
     #[test]
     fn page_needs_a_value_array() {
-        assert!(matches!(Page::parse(b"{\"value\": 3}"), Err(ModelError::NoValueArray)));
+        assert!(matches!(
+            Page::parse(b"{\"value\": 3}"),
+            Err(ModelError::NoValueArray)
+        ));
         assert!(matches!(Page::parse(b"<html>"), Err(ModelError::Json(_))));
-        let p = Page::parse(br#"{"@odata.nextLink": "https://g/x?$skiptoken=1", "value": [{"id": 1}, 2]}"#)
-            .unwrap();
+        let p = Page::parse(
+            br#"{"@odata.nextLink": "https://g/x?$skiptoken=1", "value": [{"id": 1}, 2]}"#,
+        )
+        .unwrap();
         assert_eq!(p.items.len(), 1);
         assert_eq!(p.next_link.as_deref(), Some("https://g/x?$skiptoken=1"));
     }

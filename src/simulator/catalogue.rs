@@ -279,7 +279,11 @@ pub fn device_controls(n: usize) -> Vec<Entry> {
                 category: "Device",
                 service: "MDATP",
                 max: [1.0, 2.0, 3.0, 1.0, 5.0][i % 5],
-                tier: if i % 3 == 0 { "Core" } else { "Defense In Depth" },
+                tier: if i % 3 == 0 {
+                    "Core"
+                } else {
+                    "Defense In Depth"
+                },
                 action_type: "Config",
                 cost,
                 impact,

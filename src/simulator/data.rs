@@ -46,9 +46,38 @@ impl Licence {
 
     fn enabled_services(self) -> &'static [&'static str] {
         match self {
-            Licence::BusinessPremium => &["HasExchange", "HasSharePoint", "HasOD4B", "HasTeams", "HasAADP1", "HasMDOP1", "HasInTune", "HasMDEB"],
-            Licence::E3 => &["HasExchange", "HasSharePoint", "HasOD4B", "HasTeams", "HasAADP1", "HasEXOP1", "HasInTune", "HasMIPP1", "HasMDEP1"],
-            Licence::E5 => &["HasAADP2", "HasMCAS", "HasAATP", "HasMDOP2", "HasEXOP2", "HasSPOP2", "HasM365E5", "HasMDEP2", "HasInTune"],
+            Licence::BusinessPremium => &[
+                "HasExchange",
+                "HasSharePoint",
+                "HasOD4B",
+                "HasTeams",
+                "HasAADP1",
+                "HasMDOP1",
+                "HasInTune",
+                "HasMDEB",
+            ],
+            Licence::E3 => &[
+                "HasExchange",
+                "HasSharePoint",
+                "HasOD4B",
+                "HasTeams",
+                "HasAADP1",
+                "HasEXOP1",
+                "HasInTune",
+                "HasMIPP1",
+                "HasMDEP1",
+            ],
+            Licence::E5 => &[
+                "HasAADP2",
+                "HasMCAS",
+                "HasAATP",
+                "HasMDOP2",
+                "HasEXOP2",
+                "HasSPOP2",
+                "HasM365E5",
+                "HasMDEP2",
+                "HasInTune",
+            ],
         }
     }
 }
@@ -177,7 +206,12 @@ fn number(v: f64, as_string: bool) -> Value {
 }
 
 fn date_string(day: time::Date) -> String {
-    format!("{:04}-{:02}-{:02}", day.year(), u8::from(day.month()), day.day())
+    format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
 }
 
 fn scored_entries(spec: &TenantSpec) -> Vec<Entry> {
@@ -216,7 +250,11 @@ fn plans(spec: &TenantSpec, rng: &mut fastrand::Rng) -> Vec<Plan> {
             0
         };
         acc += e.max * target_count as f64 / total as f64;
-        let achieved_from = if rng.f64() < 0.55 { 0 } else { rng.usize(1..HISTORY_DAYS) };
+        let achieved_from = if rng.f64() < 0.55 {
+            0
+        } else {
+            rng.usize(1..HISTORY_DAYS)
+        };
         plans[i] = Some(Plan {
             entry: e.clone(),
             total,
@@ -246,7 +284,10 @@ fn plans(spec: &TenantSpec, rng: &mut fastrand::Rng) -> Vec<Plan> {
     }
     // One long-implemented all-or-nothing control regresses.
     if let Some(p) = plans.iter_mut().find(|p| {
-        p.appears == 0 && p.achieved_from == 0 && p.target_count == p.total && p.entry.kind != Kind::Count
+        p.appears == 0
+            && p.achieved_from == 0
+            && p.target_count == p.total
+            && p.entry.kind != Kind::Count
     }) {
         p.regresses = true;
     }
@@ -261,7 +302,13 @@ fn control_on_day(p: &Plan, d: usize) -> (u32, f64, f64) {
     (count, round2(p.entry.max * share), round2(share * 100.0))
 }
 
-fn control_score_json(spec: &TenantSpec, p: &Plan, d: usize, day: time::Date, rng: &mut fastrand::Rng) -> Value {
+fn control_score_json(
+    spec: &TenantSpec,
+    p: &Plan,
+    d: usize,
+    day: time::Date,
+    rng: &mut fastrand::Rng,
+) -> Value {
     let (count, score, pct) = control_on_day(p, d);
     let strings = spec.quirks.numbers_as_strings;
     let mut m = Map::new();
@@ -282,7 +329,10 @@ fn control_score_json(spec: &TenantSpec, p: &Plan, d: usize, day: time::Date, rn
     m.insert("implementationStatus".into(), json!(status));
     let lag = rng.i64(0..3);
     let synced = day - time::Duration::days(lag);
-    m.insert("lastSynced".into(), json!(format!("{}T13:04:06Z", date_string(synced))));
+    m.insert(
+        "lastSynced".into(),
+        json!(format!("{}T13:04:06Z", date_string(synced))),
+    );
     m.insert("score".into(), number(score, strings));
     m.insert("scoreInPercentage".into(), number(pct, strings));
     match p.entry.kind {
@@ -318,7 +368,11 @@ fn peers_json(spec: &TenantSpec, d: usize) -> Value {
             ("apps", 45.81, 120.83),
             ("infrastructure", 0.0, 0.0),
         ] {
-            let (v, max) = if unknown { (-1.0, -1.0) } else { (round2(v * scale), round2(max * scale)) };
+            let (v, max) = if unknown {
+                (-1.0, -1.0)
+            } else {
+                (round2(v * scale), round2(max * scale))
+            };
             m.insert(format!("{cat}Score"), json!(v));
             m.insert(format!("{cat}ScoreMax"), json!(max));
         }
@@ -336,9 +390,11 @@ fn peers_json(spec: &TenantSpec, d: usize) -> Value {
     let mut out = vec![Value::Object(all), Value::Object(seats)];
     if spec.quirks.unknown_peer_values {
         // The 2019 shape: camelCase, numeric seat ranges, a categoryValue, and -1 for unknown.
-        out.push(json!({"basis": "IndustryTypes", "averageScore": -1, "categoryValue": "services",
+        out.push(
+            json!({"basis": "IndustryTypes", "averageScore": -1, "categoryValue": "services",
             "seatSizeRangeLowerValue": 101, "seatSizeRangeUpperValue": 500,
-            "identityScore": -1, "identityScoreMax": -1, "dataScore": -1, "dataScoreMax": -1}));
+            "identityScore": -1, "identityScoreMax": -1, "dataScore": -1, "dataScoreMax": -1}),
+        );
     }
     Value::Array(out)
 }
@@ -355,23 +411,42 @@ fn state_updates(spec: &TenantSpec, id: &str) -> Value {
     match (spec.licence, id) {
         (Licence::E5, "aad_managed_device_required_for_authentication") => json!([
             update("Default", "2026-01-10T09:00:00Z", ""),
-            update("Ignored", "2026-03-02T10:30:00Z", "Risk accepted: BYOD policy"),
+            update(
+                "Ignored",
+                "2026-03-02T10:30:00Z",
+                "Risk accepted: BYOD policy"
+            ),
         ]),
         // Newest entry first in the array: the date decides, not the position.
         (Licence::E5, "mdo_safelinksforOfficeApps") => json!([
-            update("ThirdParty", "2026-04-20T08:00:00Z", "Covered by the mail gateway"),
+            update(
+                "ThirdParty",
+                "2026-04-20T08:00:00Z",
+                "Covered by the mail gateway"
+            ),
             update("Default", "2026-02-01T08:00:00Z", ""),
         ]),
-        (Licence::E5, "exo_individualsharing") => json!([update("Reviewed", "2026-05-05T12:00:00Z", "Reviewed by CISO")]),
-        (Licence::E3, "mip_DLP_policies") => json!([{"assignedTo": null, "comment": null, "state": "thirdParty", "updatedBy": null, "updatedDateTime": null}]),
+        (Licence::E5, "exo_individualsharing") => json!([update(
+            "Reviewed",
+            "2026-05-05T12:00:00Z",
+            "Reviewed by CISO"
+        )]),
+        (Licence::E3, "mip_DLP_policies") => {
+            json!([{"assignedTo": null, "comment": null, "state": "thirdParty", "updatedBy": null, "updatedDateTime": null}])
+        }
         _ => default,
     }
 }
 
 fn profile_json(spec: &TenantSpec, e: &Entry, rank: usize) -> Value {
-    let deprecated = spec.quirks.control_states && (e.id == "aad_linkedin_connection_disables" || e.id == "12802.MDA_Zoom_WaitingRoom");
+    let deprecated = spec.quirks.control_states
+        && (e.id == "aad_linkedin_connection_disables" || e.id == "12802.MDA_Zoom_WaitingRoom");
     let threats: Vec<&str> = match e.category {
-        "Identity" => vec!["Account breach", "Elevation of privilege", "Password Cracking"],
+        "Identity" => vec![
+            "Account breach",
+            "Elevation of privilege",
+            "Password Cracking",
+        ],
         "Data" => vec!["Data Exfiltration", "Data Spillage"],
         "Device" => vec!["Malware", "Ransomware"],
         "Apps" => vec!["Phishing", "Account Breach"],
@@ -411,7 +486,12 @@ pub fn generate(spec: &TenantSpec, today: time::Date) -> TenantData {
     let mut catalogue: Vec<Entry> = catalogue::NAMED.to_vec();
     catalogue.extend(catalogue::device_controls(spec.licence.device_controls()));
     let mut by_value: Vec<usize> = (0..catalogue.len()).collect();
-    by_value.sort_by(|&a, &b| catalogue[b].max.total_cmp(&catalogue[a].max).then(a.cmp(&b)));
+    by_value.sort_by(|&a, &b| {
+        catalogue[b]
+            .max
+            .total_cmp(&catalogue[a].max)
+            .then(a.cmp(&b))
+    });
     let mut ranks = vec![0; catalogue.len()];
     for (r, &i) in by_value.iter().enumerate() {
         ranks[i] = r + 1;
@@ -423,7 +503,10 @@ pub fn generate(spec: &TenantSpec, today: time::Date) -> TenantData {
         .collect();
 
     if spec.brand_new {
-        return TenantData { records: Vec::new(), profiles };
+        return TenantData {
+            records: Vec::new(),
+            profiles,
+        };
     }
 
     let strings = spec.quirks.numbers_as_strings;
@@ -438,7 +521,11 @@ pub fn generate(spec: &TenantSpec, today: time::Date) -> TenantData {
         let current = round2(present.iter().map(|p| control_on_day(p, d).1).sum());
         let max = round2(present.iter().map(|p| p.entry.max).sum());
         let active = (spec.seats as f64 * (0.78 + 0.04 * ((d % 7) as f64 / 7.0))).round();
-        let licensed = if spec.licence == Licence::E5 { 0 } else { spec.seats };
+        let licensed = if spec.licence == Licence::E5 {
+            0
+        } else {
+            spec.seats
+        };
         records.push(json!({
             "id": format!("{}_{}", spec.tenant_id, date_string(day)),
             "azureTenantId": spec.tenant_id,
@@ -462,7 +549,11 @@ mod tests {
     use time::macros::date;
 
     fn ratio(r: &Value) -> f64 {
-        let num = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap();
+        let num = |v: &Value| {
+            v.as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .unwrap()
+        };
         num(&r["currentScore"]) / num(&r["maxScore"])
     }
 
@@ -489,12 +580,19 @@ mod tests {
     fn history_moves_and_max_jumps_when_recommendations_arrive() {
         let spec = &demo_tenants()[1];
         let data = generate(spec, date!(2026 - 11 - 27));
-        let max_at = |d: usize| data.records[HISTORY_DAYS - 1 - d]["maxScore"].as_f64().unwrap();
+        let max_at = |d: usize| {
+            data.records[HISTORY_DAYS - 1 - d]["maxScore"]
+                .as_f64()
+                .unwrap()
+        };
         assert!(max_at(NEW_RECOMMENDATIONS_DAY) > max_at(NEW_RECOMMENDATIONS_DAY - 1));
         assert_eq!(max_at(0), max_at(NEW_RECOMMENDATIONS_DAY - 1));
         let oldest = ratio(&data.records[HISTORY_DAYS - 1]);
         let newest = ratio(&data.records[0]);
-        assert!(newest > oldest, "controls get implemented over time: {oldest} -> {newest}");
+        assert!(
+            newest > oldest,
+            "controls get implemented over time: {oldest} -> {newest}"
+        );
     }
 
     #[test]
@@ -502,8 +600,17 @@ mod tests {
         for spec in demo_tenants().iter().filter(|s| !s.brand_new) {
             let data = generate(spec, date!(2026 - 11 - 27));
             for r in &data.records {
-                let num = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap();
-                let sum: f64 = r["controlScores"].as_array().unwrap().iter().map(|c| num(&c["score"])).sum();
+                let num = |v: &Value| {
+                    v.as_f64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        .unwrap()
+                };
+                let sum: f64 = r["controlScores"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| num(&c["score"]))
+                    .sum();
                 assert!((sum - num(&r["currentScore"])).abs() < 1e-6);
             }
         }

@@ -210,16 +210,19 @@ fn make_certificates() -> Result<(String, rustls::ServerConfig), SimulatorError>
 impl Simulator {
     /// Generates the tenants' data and starts serving.
     pub async fn start(options: SimulatorOptions) -> Result<Simulator, SimulatorError> {
-        let listener = TcpListener::bind(options.listen)
-            .await
+        let listener =
+            TcpListener::bind(options.listen)
+                .await
+                .map_err(|source| SimulatorError::Bind {
+                    addr: options.listen,
+                    source,
+                })?;
+        let addr = listener
+            .local_addr()
             .map_err(|source| SimulatorError::Bind {
                 addr: options.listen,
                 source,
             })?;
-        let addr = listener.local_addr().map_err(|source| SimulatorError::Bind {
-            addr: options.listen,
-            source,
-        })?;
         let (ca_pem, tls) = make_certificates()?;
         let today = options
             .today
@@ -287,7 +290,13 @@ impl Simulator {
     }
 
     /// Makes the next `times` matching requests fail with `fault`. `tenant` is a name or id.
-    pub fn inject(&self, tenant: Option<&str>, endpoint: Option<Endpoint>, fault: Fault, times: usize) {
+    pub fn inject(
+        &self,
+        tenant: Option<&str>,
+        endpoint: Option<Endpoint>,
+        fault: Fault,
+        times: usize,
+    ) {
         lock(&self.state.faults).push(FaultRule {
             tenant: tenant.map(str::to_string),
             endpoint,
@@ -321,7 +330,11 @@ impl Simulator {
 
     /// The most Graph requests of `tenant` that were ever in flight at once.
     pub fn max_in_flight(&self, tenant: &str) -> usize {
-        let idx = self.state.tenants.iter().position(|t| t.spec.name == tenant);
+        let idx = self
+            .state
+            .tenants
+            .iter()
+            .position(|t| t.spec.name == tenant);
         idx.and_then(|i| lock(&self.state.limits).get(&i).map(|l| l.max_in_flight))
             .unwrap_or(0)
     }
@@ -494,7 +507,9 @@ fn endpoint_of(method: &hyper::Method, path: &str) -> Endpoint {
         ("GET", ["v1.0", "security", s]) if s.eq_ignore_ascii_case("secureScores") => {
             Endpoint::SecureScores
         }
-        ("GET", ["v1.0", "security", s]) if s.eq_ignore_ascii_case("secureScoreControlProfiles") => {
+        ("GET", ["v1.0", "security", s])
+            if s.eq_ignore_ascii_case("secureScoreControlProfiles") =>
+        {
             Endpoint::ControlProfiles
         }
         _ => Endpoint::Other,
@@ -534,19 +549,34 @@ async fn handle(state: &State, req: Request<Incoming>) -> Resp {
     let query = req.uri().query().unwrap_or("").to_string();
     let (resp, tenant) = match record.endpoint {
         Endpoint::Token => {
-            let tenant_key = path.trim_start_matches('/').split('/').next().unwrap_or("").to_string();
+            let tenant_key = path
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .to_string();
             let body = Limited::new(req.into_body(), 64 * 1024).collect().await;
             let body = body.map(|b| b.to_bytes()).unwrap_or_default();
             token(state, &tenant_key, &body, &mut record.form).await
         }
         Endpoint::SecureScores | Endpoint::ControlProfiles => {
-            graph(state, record.endpoint, authorization.as_deref(), &query, gzip).await
+            graph(
+                state,
+                record.endpoint,
+                authorization.as_deref(),
+                &query,
+                gzip,
+            )
+            .await
         }
         Endpoint::Other => (
             graph_error(
                 404,
                 "UnknownError",
-                &format!("Resource not found for the segment '{}'.", path.rsplit('/').next().unwrap_or("")),
+                &format!(
+                    "Resource not found for the segment '{}'.",
+                    path.rsplit('/').next().unwrap_or("")
+                ),
                 gzip,
             ),
             None,
@@ -619,7 +649,12 @@ async fn token(
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     if get("grant_type") != "client_credentials" {
         return (
-            entra_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."),
+            entra_error(
+                400,
+                "unsupported_grant_type",
+                70003,
+                "The app requested an unsupported grant type.",
+            ),
             Some(t),
         );
     }
@@ -643,8 +678,12 @@ async fn token(
     }
     let access_token = format!(
         "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.{}.{}",
-        (0..96).map(|_| fastrand::alphanumeric()).collect::<String>(),
-        (0..43).map(|_| fastrand::alphanumeric()).collect::<String>()
+        (0..96)
+            .map(|_| fastrand::alphanumeric())
+            .collect::<String>(),
+        (0..43)
+            .map(|_| fastrand::alphanumeric())
+            .collect::<String>()
     );
     lock(&state.tokens).insert(
         access_token.clone(),
@@ -720,7 +759,15 @@ async fn graph(
     gzip: bool,
 ) -> (Resp, Option<usize>) {
     let Some(token) = authorization.and_then(|a| a.strip_prefix("Bearer ")) else {
-        return (graph_error(401, "InvalidAuthenticationToken", "Access token is empty.", gzip), None);
+        return (
+            graph_error(
+                401,
+                "InvalidAuthenticationToken",
+                "Access token is empty.",
+                gzip,
+            ),
+            None,
+        );
     };
     let tenant = {
         let tokens = lock(&state.tokens);
@@ -729,7 +776,12 @@ async fn graph(
             Some(issued) if issued.expires <= Instant::now() => {
                 drop(tokens);
                 return (
-                    graph_error(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.", gzip),
+                    graph_error(
+                        401,
+                        "InvalidAuthenticationToken",
+                        "Lifetime validation failed, the token is expired.",
+                        gzip,
+                    ),
                     None,
                 );
             }
@@ -745,7 +797,12 @@ async fn graph(
     let _in_flight = match admit(state, t) {
         Ok(g) => g,
         Err(wait) => {
-            let mut r = graph_error(429, "TooManyRequests", "Too many requests, please retry after some time.", gzip);
+            let mut r = graph_error(
+                429,
+                "TooManyRequests",
+                "Too many requests, please retry after some time.",
+                gzip,
+            );
             if let Ok(v) = wait.to_string().parse() {
                 r.headers_mut().insert("retry-after", v);
             }
@@ -758,7 +815,9 @@ async fn graph(
             return (r, Some(t));
         }
     }
-    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let top = params.get("$top").and_then(|v| v.parse::<usize>().ok());
     let offset = params
         .get("$skiptoken")
@@ -767,21 +826,37 @@ async fn graph(
         .unwrap_or(0);
     let data = &state.tenants[t].data;
     let (items, cap, path, context) = match endpoint {
-        Endpoint::SecureScores => (&data.records, SCORES_PAGE_SIZE, "security/secureScores", "security/secureScores"),
-        _ => (&data.profiles, PROFILES_PAGE_SIZE, "security/secureScoreControlProfiles", "security/secureScoreControlProfiles"),
+        Endpoint::SecureScores => (
+            &data.records,
+            SCORES_PAGE_SIZE,
+            "security/secureScores",
+            "security/secureScores",
+        ),
+        _ => (
+            &data.profiles,
+            PROFILES_PAGE_SIZE,
+            "security/secureScoreControlProfiles",
+            "security/secureScoreControlProfiles",
+        ),
     };
     let size = top.unwrap_or(cap).clamp(1, cap);
     let page: Vec<Value> = items.iter().skip(offset).take(size).cloned().collect();
     let mut body = serde_json::Map::new();
     body.insert(
         "@odata.context".into(),
-        json!(format!("https://graph.microsoft.com/v1.0/$metadata#{context}")),
+        json!(format!(
+            "https://graph.microsoft.com/v1.0/$metadata#{context}"
+        )),
     );
     // Graph adds a nextLink whenever more items exist, even when $top asked for fewer.
     let next = offset + page.len();
     let mut next_link = (next < items.len()).then(|| {
         let top_part = top.map(|n| format!("$top={n}&")).unwrap_or_default();
-        format!("{}/v1.0/{path}?{top_part}$skiptoken={}", state.base_url, skiptoken(next))
+        format!(
+            "{}/v1.0/{path}?{top_part}$skiptoken={}",
+            state.base_url,
+            skiptoken(next)
+        )
     });
     if let Some(Fault::NextLink(link)) = &fault {
         next_link = Some(link.clone());
@@ -813,9 +888,21 @@ mod tests {
     #[test]
     fn endpoints_are_recognised() {
         use hyper::Method;
-        assert_eq!(endpoint_of(&Method::POST, "/contoso.onmicrosoft.com/oauth2/v2.0/token"), Endpoint::Token);
-        assert_eq!(endpoint_of(&Method::GET, "/v1.0/security/secureScores"), Endpoint::SecureScores);
-        assert_eq!(endpoint_of(&Method::GET, "/v1.0/security/securescorecontrolprofiles"), Endpoint::ControlProfiles);
-        assert_eq!(endpoint_of(&Method::GET, "/beta/security/secureScores"), Endpoint::Other);
+        assert_eq!(
+            endpoint_of(&Method::POST, "/contoso.onmicrosoft.com/oauth2/v2.0/token"),
+            Endpoint::Token
+        );
+        assert_eq!(
+            endpoint_of(&Method::GET, "/v1.0/security/secureScores"),
+            Endpoint::SecureScores
+        );
+        assert_eq!(
+            endpoint_of(&Method::GET, "/v1.0/security/securescorecontrolprofiles"),
+            Endpoint::ControlProfiles
+        );
+        assert_eq!(
+            endpoint_of(&Method::GET, "/beta/security/secureScores"),
+            Endpoint::Other
+        );
     }
 }
