@@ -2,7 +2,7 @@
 use std::process::Command;
 
 fn main() {
-    let revision = std::env::var("SECURESCORE_REVISION")
+    let revision = std::env::var("BUILD_GIT_REVISION")
         .ok()
         .or_else(|| {
             Command::new("git")
@@ -15,8 +15,8 @@ fn main() {
         })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=SECURESCORE_REVISION={revision}");
-    println!("cargo:rerun-if-env-changed=SECURESCORE_REVISION");
+    println!("cargo:rustc-env=BUILD_GIT_REVISION={revision}");
+    println!("cargo:rerun-if-env-changed=BUILD_GIT_REVISION");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
 }

@@ -781,3 +781,6 @@ fn build_credential(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -313,7 +313,7 @@ impl ExporterMetrics {
         )
         .expect("valid metric");
         build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("SECURESCORE_REVISION")])
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("BUILD_GIT_REVISION")])
             .set(1);
         config_reload_successful.set(1);
         for c in [

@@ -906,3 +906,8 @@ mod tests {
         );
     }
 }
+
+/// A CA certificate in PEM form, for tests that need a readable `ca_file`.
+pub fn test_ca_pem() -> String {
+    make_certificates().map(|(pem, _)| pem).unwrap_or_default()
+}
