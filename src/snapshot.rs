@@ -175,7 +175,7 @@ fn control_state(profile: &ControlProfile) -> String {
         };
         let t = u.updated_date_time.as_deref().and_then(parse_graph_time);
         // Later entries win ties, and undated entries count as oldest.
-        if best.map_or(true, |(bt, _)| t >= bt) {
+        if best.is_none_or(|(bt, _)| t >= bt) {
             best = Some((t, state));
         }
     }

@@ -1,4 +1,5 @@
 //! Config loading: every key, every source, and a precise error for each kind of mistake.
+#![allow(clippy::result_large_err)] // figment::Jail closures return figment::Error, which is large
 
 use super::*;
 use figment::Jail;
@@ -30,10 +31,16 @@ fn minimal_config_gets_defaults() {
         assert_eq!(c.graph.scope, "https://graph.microsoft.com/.default");
         assert_eq!(c.graph.timeout, Duration::from_secs(30));
         assert_eq!(c.refresh.interval, Duration::from_secs(3600));
-        assert_eq!(c.listen, vec!["0.0.0.0:10057".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            c.listen,
+            vec!["0.0.0.0:10057".parse::<SocketAddr>().unwrap()]
+        );
         assert_eq!(c.tenants.len(), 1);
         let t = &c.tenants[0];
-        assert_eq!((t.name.as_str(), t.credential_name.as_str()), ("contoso", "contoso"));
+        assert_eq!(
+            (t.name.as_str(), t.credential_name.as_str()),
+            ("contoso", "contoso")
+        );
         assert!(matches!(
             t.credential.as_ref(),
             CredentialConfig::ClientSecret { client_id, secret: SecretSource::Inline(s) }
@@ -46,7 +53,8 @@ fn minimal_config_gets_defaults() {
 #[test]
 fn every_key_is_read() {
     Jail::expect_with(|jail| {
-        jail.create_file("ca.pem", &crate::simulator::test_ca_pem()).unwrap();
+        jail.create_file("ca.pem", &crate::simulator::test_ca_pem())
+            .unwrap();
         jail.create_file("secret.txt", "from-file\n").unwrap();
         let c = load(
             jail,
@@ -98,14 +106,27 @@ credential = "msp"
         assert_eq!(c.graph.max_concurrent_requests, 2);
         assert_eq!(c.refresh.interval, Duration::from_secs(900));
         assert_eq!(c.refresh.failure_backoff, Duration::from_secs(30));
-        assert_eq!((c.log.level.as_str(), c.log.format), ("debug", LogFormat::Json));
+        assert_eq!(
+            (c.log.level.as_str(), c.log.format),
+            ("debug", LogFormat::Json)
+        );
         assert_eq!(c.listen.len(), 2);
-        assert_eq!(c.tenants[1].name, "00000000-0000-0000-0000-000000000002", "name defaults to tenant_id");
+        assert_eq!(
+            c.tenants[1].name, "00000000-0000-0000-0000-000000000002",
+            "name defaults to tenant_id"
+        );
         assert_eq!(c.tenants[0].credential_name, "msp");
-        assert!(Arc::ptr_eq(&c.tenants[0].credential, &c.tenants[1].credential), "one shared credential");
+        assert!(
+            Arc::ptr_eq(&c.tenants[0].credential, &c.tenants[1].credential),
+            "one shared credential"
+        );
         match c.tenants[0].credential.as_ref() {
             CredentialConfig::ClientSecret { secret, .. } => {
-                assert_eq!(secret.read().unwrap().expose(), "from-file", "trailing newline trimmed")
+                assert_eq!(
+                    secret.read().unwrap().expose(),
+                    "from-file",
+                    "trailing newline trimmed"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -116,10 +137,16 @@ credential = "msp"
 #[test]
 fn unknown_keys_are_rejected_with_key_and_file() {
     Jail::expect_with(|jail| {
-        let e = err_text(load(jail, &format!("{MINIMAL}\n[refresh]\nintervall = \"1h\"\n")));
+        let e = err_text(load(
+            jail,
+            &format!("{MINIMAL}\n[refresh]\nintervall = \"1h\"\n"),
+        ));
         assert!(e.contains("intervall"), "{e}");
         assert!(e.contains("config.toml"), "{e}");
-        let e = err_text(load(jail, &MINIMAL.replace("client_secret =", "clientsecret =")));
+        let e = err_text(load(
+            jail,
+            &MINIMAL.replace("client_secret =", "clientsecret ="),
+        ));
         assert!(e.contains("clientsecret"), "{e}");
         Ok(())
     });
@@ -128,7 +155,10 @@ fn unknown_keys_are_rejected_with_key_and_file() {
 #[test]
 fn wrong_types_name_the_key() {
     Jail::expect_with(|jail| {
-        let e = err_text(load(jail, &format!("{MINIMAL}\n[graph]\ntimeout = \"soon\"\n")));
+        let e = err_text(load(
+            jail,
+            &format!("{MINIMAL}\n[graph]\ntimeout = \"soon\"\n"),
+        ));
         assert!(e.contains("graph.timeout"), "{e}");
         assert!(e.contains("config.toml"), "{e}");
         Ok(())
@@ -138,7 +168,10 @@ fn wrong_types_name_the_key() {
 #[test]
 fn a_missing_config_file_is_an_error() {
     Jail::expect_with(|_jail| {
-        let e = err_text(Config::load(Some(Path::new("nope.toml")), &AzureEnv::default()));
+        let e = err_text(Config::load(
+            Some(Path::new("nope.toml")),
+            &AzureEnv::default(),
+        ));
         assert!(e.contains("nope.toml"), "{e}");
         Ok(())
     });
@@ -172,7 +205,10 @@ fn azure_environment_defines_one_tenant_when_none_is_configured() {
         };
         let c = Config::load(Some(Path::new("config.toml")), &azure).unwrap();
         assert_eq!(c.tenants.len(), 1);
-        assert_eq!(c.tenants[0].tenant_id, "00000000-0000-0000-0000-000000000009");
+        assert_eq!(
+            c.tenants[0].tenant_id,
+            "00000000-0000-0000-0000-000000000009"
+        );
         // Configured tenants win over the environment.
         let c = load(jail, MINIMAL).unwrap();
         assert_eq!(c.tenants[0].name, "contoso");
@@ -185,8 +221,14 @@ fn azure_environment_defines_one_tenant_when_none_is_configured() {
 #[test]
 fn china_is_refused_with_the_reason() {
     Jail::expect_with(|jail| {
-        let e = err_text(load(jail, &format!("[graph]\ncloud = \"china\"\n{MINIMAL}")));
-        assert!(e.contains("graph.cloud") && e.contains("no Secure Score API"), "{e}");
+        let e = err_text(load(
+            jail,
+            &format!("[graph]\ncloud = \"china\"\n{MINIMAL}"),
+        ));
+        assert!(
+            e.contains("graph.cloud") && e.contains("no Secure Score API"),
+            "{e}"
+        );
         Ok(())
     });
 }
@@ -197,9 +239,15 @@ fn bad_values_name_their_key() {
         ("[graph]\nlogin_url = \"ftp://x\"\n", "graph.login_url"),
         ("[graph]\ngraph_url = \"not a url\"\n", "graph.graph_url"),
         ("[graph]\nca_file = \"missing.pem\"\n", "graph.ca_file"),
-        ("[graph]\nmax_concurrent_requests = 9\n", "graph.max_concurrent_requests"),
+        (
+            "[graph]\nmax_concurrent_requests = 9\n",
+            "graph.max_concurrent_requests",
+        ),
         ("[log]\nformat = \"xml\"\n", "log.format"),
-        ("[web]\nlisten_address = [\"nonsense\"]\n", "web.listen_address[0]"),
+        (
+            "[web]\nlisten_address = [\"nonsense\"]\n",
+            "web.listen_address[0]",
+        ),
     ];
     for (extra, key) in cases {
         Jail::expect_with(|jail| {
@@ -215,19 +263,43 @@ fn tenant_mistakes_name_the_tenant_key() {
     let two = format!("{MINIMAL}{MINIMAL}");
     let cases: Vec<(String, &str)> = vec![
         (two.clone(), "tenants[1].name"),
-        (two.replacen("name = \"contoso\"", "name = \"other\"", 1), "tenants[1].tenant_id"),
-        (MINIMAL.replace("tenant_id = \"00000000-0000-0000-0000-000000000001\"\n", ""), "tenants[0].tenant_id"),
-        (MINIMAL.replace("00000000-0000-0000-0000-000000000001", "../etc"), "tenants[0].tenant_id"),
-        (MINIMAL.replace("client_secret = \"s3cret-value\"\n", ""), "tenants[0].client_secret"),
-        (MINIMAL.replace("client_id = \"11111111-1111-1111-1111-111111111111\"\n", ""), "tenants[0].client_id"),
-        (format!("{MINIMAL}client_secret_file = \"x\"\n"), "tenants[0].client_secret_file"),
-        (format!("{MINIMAL}credential = \"msp\"\n"), "tenants[0].credential"),
+        (
+            two.replacen("name = \"contoso\"", "name = \"other\"", 1),
+            "tenants[1].tenant_id",
+        ),
+        (
+            MINIMAL.replace("tenant_id = \"00000000-0000-0000-0000-000000000001\"\n", ""),
+            "tenants[0].tenant_id",
+        ),
+        (
+            MINIMAL.replace("00000000-0000-0000-0000-000000000001", "../etc"),
+            "tenants[0].tenant_id",
+        ),
+        (
+            MINIMAL.replace("client_secret = \"s3cret-value\"\n", ""),
+            "tenants[0].client_secret",
+        ),
+        (
+            MINIMAL.replace("client_id = \"11111111-1111-1111-1111-111111111111\"\n", ""),
+            "tenants[0].client_id",
+        ),
+        (
+            format!("{MINIMAL}client_secret_file = \"x\"\n"),
+            "tenants[0].client_secret_file",
+        ),
+        (
+            format!("{MINIMAL}credential = \"msp\"\n"),
+            "tenants[0].credential",
+        ),
         (
             "[[tenants]]\ntenant_id = \"t1\"\ncredential = \"nope\"\n".to_string(),
             "tenants[0].credential",
         ),
         (
-            format!("{}client_secret_file = \"absent.txt\"\n", MINIMAL.replace("client_secret = \"s3cret-value\"\n", "")),
+            format!(
+                "{}client_secret_file = \"absent.txt\"\n",
+                MINIMAL.replace("client_secret = \"s3cret-value\"\n", "")
+            ),
             "tenants[0].client_secret_file",
         ),
     ];
@@ -254,15 +326,25 @@ fn secrets_never_show_in_debug_output() {
 
 #[test]
 fn listen_addresses_follow_exporter_conventions() {
-    assert_eq!(parse_listen_address(":10057").unwrap(), "0.0.0.0:10057".parse().unwrap());
-    assert_eq!(parse_listen_address("[::]:1").unwrap(), "[::]:1".parse().unwrap());
-    assert_eq!(parse_listen_address("localhost:5").unwrap(), "127.0.0.1:5".parse().unwrap());
+    assert_eq!(
+        parse_listen_address(":10057").unwrap(),
+        "0.0.0.0:10057".parse().unwrap()
+    );
+    assert_eq!(
+        parse_listen_address("[::]:1").unwrap(),
+        "[::]:1".parse().unwrap()
+    );
+    assert_eq!(
+        parse_listen_address("localhost:5").unwrap(),
+        "127.0.0.1:5".parse().unwrap()
+    );
     assert!(parse_listen_address("10057").is_err());
 }
 
 #[test]
 fn the_shipped_example_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
-    let c = Config::load(Some(&path), &AzureEnv::default()).expect("config.toml in the repository loads");
+    let c = Config::load(Some(&path), &AzureEnv::default())
+        .expect("config.toml in the repository loads");
     assert!(!c.tenants.is_empty());
 }

@@ -138,7 +138,8 @@ struct Limits {
 
 struct SimTenant {
     spec: TenantSpec,
-    data: TenantData,
+    // Tests change a tenant's data mid-run (a control disappears, a score moves).
+    data: Mutex<TenantData>,
 }
 
 struct State {
@@ -231,7 +232,7 @@ impl Simulator {
             .tenants
             .into_iter()
             .map(|spec| SimTenant {
-                data: data::generate(&spec, today),
+                data: Mutex::new(data::generate(&spec, today)),
                 spec,
             })
             .collect();
@@ -286,7 +287,14 @@ impl Simulator {
             .tenants
             .iter()
             .find(|t| t.spec.name == name)
-            .map(|t| t.data.clone())
+            .map(|t| lock(&t.data).clone())
+    }
+
+    /// Changes what a tenant serves from now on (for tests of lifecycle rules).
+    pub fn update_tenant(&self, name: &str, f: impl FnOnce(&mut TenantData)) {
+        if let Some(t) = self.state.tenants.iter().find(|t| t.spec.name == name) {
+            f(&mut lock(&t.data));
+        }
     }
 
     /// Makes the next `times` matching requests fail with `fault`. `tenant` is a name or id.
@@ -824,33 +832,28 @@ async fn graph(
         .and_then(|v| parse_skiptoken(v))
         .or_else(|| params.get("$skip").and_then(|v| v.parse().ok()))
         .unwrap_or(0);
-    let data = &state.tenants[t].data;
-    let (items, cap, path, context) = match endpoint {
-        Endpoint::SecureScores => (
-            &data.records,
-            SCORES_PAGE_SIZE,
-            "security/secureScores",
-            "security/secureScores",
-        ),
-        _ => (
-            &data.profiles,
-            PROFILES_PAGE_SIZE,
-            "security/secureScoreControlProfiles",
-            "security/secureScoreControlProfiles",
-        ),
+    let (page, total, path) = {
+        let data = lock(&state.tenants[t].data);
+        let (items, cap, path) = match endpoint {
+            Endpoint::SecureScores => (&data.records, SCORES_PAGE_SIZE, "security/secureScores"),
+            _ => (
+                &data.profiles,
+                PROFILES_PAGE_SIZE,
+                "security/secureScoreControlProfiles",
+            ),
+        };
+        let size = top.unwrap_or(cap).clamp(1, cap);
+        let page: Vec<Value> = items.iter().skip(offset).take(size).cloned().collect();
+        (page, items.len(), path)
     };
-    let size = top.unwrap_or(cap).clamp(1, cap);
-    let page: Vec<Value> = items.iter().skip(offset).take(size).cloned().collect();
     let mut body = serde_json::Map::new();
     body.insert(
         "@odata.context".into(),
-        json!(format!(
-            "https://graph.microsoft.com/v1.0/$metadata#{context}"
-        )),
+        json!(format!("https://graph.microsoft.com/v1.0/$metadata#{path}")),
     );
     // Graph adds a nextLink whenever more items exist, even when $top asked for fewer.
     let next = offset + page.len();
-    let mut next_link = (next < items.len()).then(|| {
+    let mut next_link = (next < total).then(|| {
         let top_part = top.map(|n| format!("$top={n}&")).unwrap_or_default();
         format!(
             "{}/v1.0/{path}?{top_part}$skiptoken={}",
@@ -873,6 +876,11 @@ async fn graph(
         }
     }
     (resp, Some(t))
+}
+
+/// A CA certificate in PEM form, for tests that need a readable `ca_file`.
+pub fn test_ca_pem() -> String {
+    make_certificates().map(|(pem, _)| pem).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -905,9 +913,4 @@ mod tests {
             Endpoint::Other
         );
     }
-}
-
-/// A CA certificate in PEM form, for tests that need a readable `ca_file`.
-pub fn test_ca_pem() -> String {
-    make_certificates().map(|(pem, _)| pem).unwrap_or_default()
 }

@@ -1,0 +1,193 @@
+//! The binary as users run it: check-config exit codes, demo, signals, and what reaches the log.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_securescore_exporter");
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A command with no inherited SECURESCORE_/AZURE_ variables.
+pub fn exporter() -> Command {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SECURESCORE_") || k.starts_with("AZURE_") || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+pub fn terminate(child: &std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
+
+/// Waits for `url` to answer 200.
+pub async fn wait_http_ok(url: &str, secs: u64) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(r) = client.get(url).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "{url} not OK after {secs}s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn check_config_accepts_the_example_config() {
+    let out = exporter()
+        .args(["check-config", "--config"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration is valid"));
+}
+
+#[test]
+fn check_config_names_the_bad_key_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[refresh]\ninterval = \"1h\"\nbogus = 1\n", "bogus"),
+        ("[graph]\ncloud = \"china\"\n", "graph.cloud"),
+        ("[graph]\ntimeout = \"forever\"\n", "graph.timeout"),
+        (
+            "[[tenants]]\ntenant_id = \"t\"\nclient_id = \"c\"\n",
+            "tenants[0].client_secret",
+        ),
+    ];
+    for (text, key) in cases {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = exporter()
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(key), "{key}: {err}");
+        assert!(err.contains("bad.toml"), "names the file: {err}");
+    }
+    let out = exporter()
+        .args(["check-config", "--config", "/nonexistent/config.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Environment overrides are named as the source.
+    let path = dir.path().join("ok.toml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"),
+        &path,
+    )
+    .unwrap();
+    let out = exporter()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env("SECURESCORE_GRAPH__MAX_RETRIES", "many")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.to_lowercase().contains("max_retries") && err.contains("SECURESCORE_"),
+        "{err}"
+    );
+}
+
+#[test]
+fn azure_environment_convention_defines_a_tenant() {
+    let out = exporter()
+        .arg("check-config")
+        .env("AZURE_TENANT_ID", "00000000-0000-0000-0000-00000000abcd")
+        .env("AZURE_CLIENT_ID", "11111111-1111-1111-1111-111111111111")
+        .env("AZURE_CLIENT_SECRET", "shh")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("00000000-0000-0000-0000-00000000abcd"));
+}
+
+#[tokio::test]
+async fn demo_runs_without_credentials_never_logs_secrets_and_stops_on_sigterm() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("exporter.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    // No subcommand, no config, no AZURE_*: the default command runs the demo.
+    let mut child = exporter()
+        .args([
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+            "--log.level",
+            "debug",
+        ])
+        .env("TMPDIR", dir.path())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    wait_http_ok(&format!("http://127.0.0.1:{port}/-/ready"), 30).await;
+    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for t in ["contoso", "fabrikam", "northwind"] {
+        assert!(
+            body.contains(&format!("securescore_current_points{{tenant=\"{t}\"}}")),
+            "{t}"
+        );
+    }
+    terminate(&child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut logs = String::new();
+    std::fs::File::open(&log_path)
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("refresh complete"), "{logs}");
+    assert!(logs.contains("SIGTERM"), "{logs}");
+    for spec in securescore_exporter::simulator::data::demo_tenants() {
+        assert!(
+            !logs.contains(&spec.client_secret),
+            "client secret of {} in the log",
+            spec.name
+        );
+    }
+    assert!(
+        !logs.contains("eyJ0eXAi"),
+        "an access token reached the log"
+    );
+}

@@ -1,0 +1,368 @@
+//! Starting a simulator plus daemon, scraping, parsing the exposition, waiting with timeouts.
+
+use securescore_exporter::app::App;
+use securescore_exporter::config::{AzureEnv, Config};
+use securescore_exporter::simulator::data::TenantSpec;
+use securescore_exporter::simulator::{Simulator, SimulatorOptions};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Knobs of one test deployment.
+pub struct Setup {
+    pub sim: SimulatorOptions,
+    pub interval: &'static str,
+    pub failure_backoff: &'static str,
+    pub retry_backoff: &'static str,
+    pub max_retries: u32,
+    pub timeout: &'static str,
+    /// Tenants to configure (by simulator name); all when empty.
+    pub only: Vec<&'static str>,
+    /// Per tenant name: a client secret to use instead of the right one.
+    pub wrong_secret: Vec<&'static str>,
+    pub extra_graph: &'static str,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            sim: SimulatorOptions::default(),
+            interval: "1h",
+            failure_backoff: "1s",
+            retry_backoff: "50ms",
+            max_retries: 2,
+            timeout: "5s",
+            only: Vec::new(),
+            wrong_secret: Vec::new(),
+            extra_graph: "",
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub sim: Simulator,
+    pub specs: Vec<TenantSpec>,
+    pub http: reqwest::Client,
+    pub config_path: std::path::PathBuf,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        securescore_exporter::telemetry::init(
+            "debug",
+            securescore_exporter::config::LogFormat::Text,
+        );
+    }
+}
+
+fn q(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// Writes the config file for `setup` against `sim`.
+pub fn write_config(dir: &std::path::Path, sim: &Simulator, setup: &Setup) -> std::path::PathBuf {
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem()).unwrap();
+    let mut text = format!(
+        "[graph]\nlogin_url = {url}\ngraph_url = {url}\nca_file = {ca}\ntimeout = {timeout}\nmax_retries = {retries}\nretry_backoff = {backoff}\n{extra}\n[refresh]\ninterval = {interval}\nfailure_backoff = {fb}\n\n[web]\nlisten_address = [\"127.0.0.1:0\"]\n",
+        url = q(sim.base_url()),
+        ca = q(&ca.to_string_lossy()),
+        timeout = q(setup.timeout),
+        retries = setup.max_retries,
+        backoff = q(setup.retry_backoff),
+        extra = setup.extra_graph,
+        interval = q(setup.interval),
+        fb = q(setup.failure_backoff),
+    );
+    for t in sim.tenants() {
+        if !setup.only.is_empty() && !setup.only.contains(&t.name.as_str()) {
+            continue;
+        }
+        let secret = if setup.wrong_secret.contains(&t.name.as_str()) {
+            "definitely-not-the-secret".to_string()
+        } else {
+            t.client_secret.clone()
+        };
+        text.push_str(&format!(
+            "\n[[tenants]]\nname = {}\ntenant_id = {}\nclient_id = {}\nclient_secret = {}\n",
+            q(&t.name),
+            q(&t.tenant_id),
+            q(&t.client_id),
+            q(&secret)
+        ));
+    }
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub async fn spawn_app(setup: Setup) -> TestApp {
+    init_logs();
+    let sim = Simulator::start(setup.sim.clone())
+        .await
+        .expect("simulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), &sim, &setup);
+    let config =
+        Config::load(Some(&config_path), &AzureEnv::default()).expect("test config is valid");
+    let app = App::build(&config).await.expect("app builds");
+    let addr = app.local_addrs()[0];
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(app.run_until(shutdown.clone()));
+    TestApp {
+        addr,
+        specs: sim.tenants(),
+        sim,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        config_path,
+        shutdown,
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn spec(&self, name: &str) -> &TenantSpec {
+        self.specs
+            .iter()
+            .find(|s| s.name == name)
+            .expect("known tenant")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("exporter answers")
+    }
+
+    pub async fn metrics_text(&self) -> String {
+        let r = self.get("/metrics").await;
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+
+    pub async fn scrape(&self) -> Scrape {
+        Scrape::parse(&self.metrics_text().await)
+    }
+
+    /// Scrapes until `pred` holds, failing after `secs`.
+    pub async fn wait_for(&self, what: &str, secs: u64, pred: impl Fn(&Scrape) -> bool) -> Scrape {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.scrape().await;
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {secs}s waiting for: {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits for every configured tenant's first refresh attempt.
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.get("/-/ready").await.status() != 200 {
+            assert!(Instant::now() < deadline, "not ready after 20s");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(15), t)
+                .await
+                .expect("daemon stops within 15 s")
+                .expect("daemon task did not panic");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// One sample of the text exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A parsed `/metrics` body.
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    pub samples: Vec<Sample>,
+    pub help: BTreeMap<String, String>,
+    pub types: BTreeMap<String, String>,
+}
+
+fn parse_labels(s: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        let name: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        let name = name.trim_start_matches(',').trim().to_string();
+        if name.is_empty() {
+            break;
+        }
+        assert_eq!(chars.next(), Some('"'), "label value starts with a quote");
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('n') => value.push('\n'),
+                    Some(o) => value.push(o),
+                    None => break,
+                },
+                '"' => break,
+                o => value.push(o),
+            }
+        }
+        out.insert(name, value);
+    }
+    out
+}
+
+fn split_sample(line: &str) -> (&str, &str, &str) {
+    match line.find('{') {
+        Some(open) => {
+            // The label block ends at the last '}' (values may contain braces).
+            let close = line.rfind('}').expect("closing brace");
+            (
+                &line[..open],
+                &line[open + 1..close],
+                line[close + 1..].trim(),
+            )
+        }
+        None => {
+            let (n, v) = line.split_once(' ').expect("name value");
+            (n, "", v.trim())
+        }
+    }
+}
+
+impl Scrape {
+    pub fn parse(text: &str) -> Scrape {
+        let mut samples = Vec::new();
+        let mut help = BTreeMap::new();
+        let mut types = BTreeMap::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (n, h) = rest.split_once(' ').unwrap_or((rest, ""));
+                help.insert(n.to_string(), h.to_string());
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (n, t) = rest.split_once(' ').unwrap_or((rest, ""));
+                types.insert(n.to_string(), t.to_string());
+            } else if !line.is_empty() && !line.starts_with('#') {
+                let (name, labels, value) = split_sample(line);
+                let value = match value.split_whitespace().next().unwrap_or("") {
+                    "+Inf" => f64::INFINITY,
+                    "-Inf" => f64::NEG_INFINITY,
+                    v => v.parse().unwrap_or_else(|_| panic!("bad value in {line}")),
+                };
+                samples.push(Sample {
+                    name: name.to_string(),
+                    labels: parse_labels(labels),
+                    value,
+                });
+            }
+        }
+        Scrape {
+            samples,
+            help,
+            types,
+        }
+    }
+
+    fn matches(s: &Sample, name: &str, labels: &[(&str, &str)]) -> bool {
+        s.name == name
+            && labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+    }
+
+    /// The samples of `name` whose labels include `labels`.
+    pub fn all(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
+        self.samples
+            .iter()
+            .filter(|s| Self::matches(s, name, labels))
+            .collect()
+    }
+
+    /// The value of the one sample of `name` with `labels`; panics when there are several.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let found = self.all(name, labels);
+        assert!(
+            found.len() <= 1,
+            "{name}{labels:?} matches {} samples",
+            found.len()
+        );
+        found.first().map(|s| s.value)
+    }
+
+    pub fn up(&self, tenant: &str) -> Option<f64> {
+        self.get("securescore_up", &[("tenant", tenant)])
+    }
+
+    /// Every per-tenant score series of `tenant` (everything but the exporter's own).
+    pub fn score_series(&self, tenant: &str) -> Vec<&Sample> {
+        self.samples
+            .iter()
+            .filter(|s| s.labels.get("tenant").map(String::as_str) == Some(tenant))
+            .filter(|s| {
+                !matches!(
+                    s.name.as_str(),
+                    "securescore_up"
+                        | "securescore_last_refresh_success_timestamp_seconds"
+                        | "securescore_refresh_failures_total"
+                        | "securescore_graph_partial_responses_total"
+                )
+            })
+            .collect()
+    }
+}
+
+/// A JSON number, or a number sent as a string.
+pub fn num(v: &serde_json::Value) -> f64 {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Polls `f` until it returns true, failing after `secs`.
+pub async fn eventually<F, Fut>(what: &str, secs: u64, f: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs}s waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real daemon (started as `main` starts it, on port 0) against the
+//! built-in Graph simulator, plus the real tools users run (promtool, Prometheus).
+//! One binary, shared helpers.
+
+mod cli;
+mod graph_behaviour;
+mod helpers;
+mod lifecycle;
+mod metrics_values;
+mod real_tools;
+mod server;
