@@ -65,6 +65,27 @@ pub fn config_text(
     out
 }
 
+/// Writes the simulator's CA certificate and a daemon config for it into `dir`; returns the config path.
+pub fn write_files(
+    simulator: &Simulator,
+    dir: &std::path::Path,
+    listen: &[String],
+    interval: &str,
+) -> Result<PathBuf, DemoError> {
+    let write = |path: PathBuf, text: &str| -> Result<PathBuf, DemoError> {
+        std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(&path, text))
+            .map_err(|source| DemoError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(path)
+    };
+    let ca_file = write(dir.join("simulator-ca.pem"), simulator.ca_pem())?;
+    let text = config_text(simulator, &ca_file, listen, interval);
+    write(dir.join("config.toml"), &text)
+}
+
 /// Starts the simulator and builds the daemon's config for it.
 pub async fn prepare(
     options: SimulatorOptions,
@@ -77,18 +98,7 @@ pub async fn prepare(
         std::process::id(),
         simulator.addr().port()
     ));
-    let write = |path: PathBuf, text: &str| -> Result<PathBuf, DemoError> {
-        std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::write(&path, text))
-            .map_err(|source| DemoError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        Ok(path)
-    };
-    let ca_file = write(dir.join("simulator-ca.pem"), simulator.ca_pem())?;
-    let text = config_text(&simulator, &ca_file, listen, interval);
-    let config_path = write(dir.join("config.toml"), &text)?;
+    let config_path = write_files(&simulator, &dir, listen, interval)?;
     let config = Config::load(Some(&config_path), &AzureEnv::default())?;
     Ok(Demo {
         simulator,

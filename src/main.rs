@@ -47,6 +47,18 @@ enum Command {
     },
     /// Validate the configuration and exit: 0 if good, 2 with a message naming the bad key.
     CheckConfig,
+    /// Run only the Graph simulator (for benchmarks and experiments) and write a daemon config for it.
+    Simulate {
+        /// Address of the simulator's HTTPS listener.
+        #[arg(long = "listen", default_value = "127.0.0.1:8443")]
+        address: std::net::SocketAddr,
+        /// Directory for the CA certificate and the generated config.toml.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Listen address written into the generated config.
+        #[arg(long = "exporter.listen-address", default_value = "127.0.0.1:10057")]
+        exporter_listen: String,
+    },
 }
 
 fn log_format(cli: &Cli, config: Option<&Config>) -> LogFormat {
@@ -150,10 +162,43 @@ async fn run_demo(cli: &Cli, refresh_interval: &str) -> anyhow::Result<()> {
     run(demo.config.clone()).await
 }
 
+async fn run_simulator(
+    listen: std::net::SocketAddr,
+    out: &std::path::Path,
+    exporter_listen: &str,
+) -> anyhow::Result<()> {
+    let options = simulator::SimulatorOptions {
+        listen,
+        ..simulator::SimulatorOptions::default()
+    };
+    let sim = simulator::Simulator::start(options)
+        .await
+        .context("starting the simulator")?;
+    let config = demo::write_files(&sim, out, &[exporter_listen.to_string()], "1h")?;
+    tracing::info!(url = sim.base_url(), config = %config.display(), "simulator running; start the exporter with --config on that file");
+    let token = CancellationToken::new();
+    shutdown_signal(token.clone()).await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
+        Some(Command::Simulate {
+            address,
+            out,
+            exporter_listen,
+        }) => {
+            init_logging(&cli, None);
+            match run_simulator(*address, out, exporter_listen).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some(Command::CheckConfig) => match load(&cli) {
             Ok(c) => {
                 let names: Vec<&str> = c.tenants.iter().map(|t| t.name.as_str()).collect();

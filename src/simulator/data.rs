@@ -478,6 +478,18 @@ fn profile_json(spec: &TenantSpec, e: &Entry, rank: usize) -> Value {
 
 /// Generates a tenant's history (newest record dated `today`) and catalogue.
 pub fn generate(spec: &TenantSpec, today: time::Date) -> TenantData {
+    let mut records = Vec::with_capacity(HISTORY_DAYS);
+    let profiles = generate_with(spec, today, &mut |r| records.push(r));
+    TenantData { records, profiles }
+}
+
+/// Like [`generate`], but hands each record (newest first) to `record` as soon as it is made,
+/// so a caller that serialises them never holds 90 parsed days at once. Returns the profiles.
+pub fn generate_with(
+    spec: &TenantSpec,
+    today: time::Date,
+    record: &mut dyn FnMut(Value),
+) -> Vec<Value> {
     let mut rng = fastrand::Rng::with_seed(spec.seed);
     let plans = plans(spec, &mut rng);
 
@@ -496,21 +508,17 @@ pub fn generate(spec: &TenantSpec, today: time::Date) -> TenantData {
     for (r, &i) in by_value.iter().enumerate() {
         ranks[i] = r + 1;
     }
-    let profiles = catalogue
+    let profiles: Vec<Value> = catalogue
         .iter()
         .zip(&ranks)
         .map(|(e, &r)| profile_json(spec, e, r))
         .collect();
 
     if spec.brand_new {
-        return TenantData {
-            records: Vec::new(),
-            profiles,
-        };
+        return profiles;
     }
 
     let strings = spec.quirks.numbers_as_strings;
-    let mut records = Vec::with_capacity(HISTORY_DAYS);
     for d in (0..HISTORY_DAYS).rev() {
         let day = today - time::Duration::days((HISTORY_DAYS - 1 - d) as i64);
         let present: Vec<&Plan> = plans.iter().filter(|p| d >= p.appears).collect();
@@ -526,7 +534,7 @@ pub fn generate(spec: &TenantSpec, today: time::Date) -> TenantData {
         } else {
             spec.seats
         };
-        records.push(json!({
+        record(json!({
             "id": format!("{}_{}", spec.tenant_id, date_string(day)),
             "azureTenantId": spec.tenant_id,
             "activeUserCount": active as i64,
@@ -540,7 +548,7 @@ pub fn generate(spec: &TenantSpec, today: time::Date) -> TenantData {
             "vendorInformation": {"provider": "SecureScore", "providerVersion": null, "subProvider": null, "vendor": "Microsoft"}
         }));
     }
-    TenantData { records, profiles }
+    profiles
 }
 
 #[cfg(test)]
