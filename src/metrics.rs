@@ -348,11 +348,15 @@ impl ExporterMetrics {
             .expect("the store collector registers once");
     }
 
-    /// Starts every failure reason of a tenant at 0, so `increase()` sees the first failure.
+    /// Starts a tenant's counters at 0, so `increase()` sees the first failure or partial answer.
     pub fn init_tenant(&self, tenant: &str) {
         for r in FailureReason::ALL {
             self.refresh_failures
                 .with_label_values(&[tenant, r.as_str()]);
+        }
+        for endpoint in [crate::graph::SECURE_SCORES, crate::graph::CONTROL_PROFILES] {
+            self.partial_responses
+                .with_label_values(&[tenant, endpoint]);
         }
     }
 

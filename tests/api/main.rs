@@ -3,9 +3,11 @@
 //! One binary, shared helpers.
 
 mod cli;
+mod dashboards;
 mod graph_behaviour;
 mod helpers;
 mod lifecycle;
 mod metrics_values;
 mod real_tools;
+mod rules;
 mod server;

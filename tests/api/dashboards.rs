@@ -1,0 +1,225 @@
+//! Dashboards: generated from one source, valid against Grafana's schema, and following the
+//! conventions an ops wall needs. Their queries run against a real Prometheus in real_tools.rs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn dashboards() -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(repo().join("dashboards")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            out.push((
+                name,
+                serde_json::from_str(&text).expect("dashboard is JSON"),
+            ));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(out.len(), 3, "fleet, tenant and exporter dashboards");
+    out
+}
+
+/// Every (panel title, refId, expr) of a dashboard.
+pub fn queries(d: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for p in d["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            out.push((
+                p["title"].as_str().unwrap().to_string(),
+                t["refId"].as_str().unwrap().to_string(),
+                t["expr"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn committed_dashboards_match_their_generator() {
+    let out = Command::new("python3")
+        .arg(repo().join("dashboards/generate.py"))
+        .arg("--check")
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn npm_tools() -> PathBuf {
+    let dir = repo().join("target/tools/grafana-schema");
+    if !dir
+        .join("node_modules/@grafana/schema/package.json")
+        .exists()
+        || !dir.join("node_modules/.bin/tsc").exists()
+    {
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&dir)
+            .args(["@grafana/schema@13.2.3", "typescript@7.0.2"])
+            .status()
+            .expect("npm is installed");
+        assert!(
+            status.success(),
+            "npm install of @grafana/schema and typescript failed"
+        );
+    }
+    dir
+}
+
+#[test]
+fn dashboards_type_check_against_grafana_schema() {
+    let dir = npm_tools();
+    let header =
+        std::fs::read_to_string(repo().join("tests/dashboards/typecheck-header.ts")).unwrap();
+    let mut files = Vec::new();
+    for (name, _) in dashboards() {
+        let json = std::fs::read_to_string(repo().join("dashboards").join(&name)).unwrap();
+        let ts = dir.join(name.replace(".json", ".ts").replace('-', "_"));
+        std::fs::write(
+            &ts,
+            format!("{header}export const d = (\n{json}) satisfies Lit<Dashboard>;\n"),
+        )
+        .unwrap();
+        files.push(ts);
+    }
+    let out = Command::new(dir.join("node_modules/.bin/tsc"))
+        .args([
+            "--noEmit",
+            "--strict",
+            "--moduleResolution",
+            "bundler",
+            "--module",
+            "esnext",
+            "--target",
+            "es2022",
+            "--skipLibCheck",
+        ])
+        .args(&files)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tsc: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The check itself catches what it should: a misspelt key and a wrong enum value.
+    let json = std::fs::read_to_string(repo().join("dashboards/securescore-fleet.json")).unwrap();
+    for broken in [
+        json.replacen("\"title\":", "\"titel\":", 2),
+        json.replace("\"absolute\"", "\"absolut\""),
+    ] {
+        let ts = dir.join("broken.ts");
+        std::fs::write(
+            &ts,
+            format!("{header}export const d = (\n{broken}) satisfies Lit<Dashboard>;\n"),
+        )
+        .unwrap();
+        let out = Command::new(dir.join("node_modules/.bin/tsc"))
+            .args([
+                "--noEmit",
+                "--strict",
+                "--moduleResolution",
+                "bundler",
+                "--module",
+                "esnext",
+                "--target",
+                "es2022",
+                "--skipLibCheck",
+            ])
+            .arg(&ts)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "a broken dashboard must fail the type check"
+        );
+        std::fs::remove_file(&ts).unwrap();
+    }
+}
+
+#[test]
+fn dashboards_follow_the_conventions() {
+    let mut uids = std::collections::HashSet::new();
+    for (name, d) in dashboards() {
+        let uid = d["uid"].as_str().unwrap();
+        assert!(uid.starts_with("securescore-"), "{name}: stable uid");
+        assert!(uids.insert(uid.to_string()));
+        assert!(
+            d["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == "securescore"),
+            "{name}: tags"
+        );
+        let refresh = d["refresh"].as_str().unwrap();
+        assert!(
+            ["15m", "30m", "1h"].contains(&refresh),
+            "{name}: modest refresh, got {refresh}"
+        );
+        let vars = d["templating"]["list"].as_array().unwrap();
+        assert_eq!(
+            vars[0]["type"], "datasource",
+            "{name}: ${{datasource}} variable first"
+        );
+        assert_eq!(vars[0]["query"], "prometheus");
+        assert_eq!(vars[1]["name"], "job", "{name}: job variable");
+        if vars.len() > 2 {
+            assert_eq!(vars[2]["name"], "tenant");
+            let q = vars[2]["query"]["query"].as_str().unwrap();
+            assert!(
+                q.contains("job=~\"$job\""),
+                "{name}: tenant is chained to job: {q}"
+            );
+        }
+        let text = d.to_string();
+        // No hard-coded datasource uids anywhere: every datasource is the variable.
+        let ds_refs = text.matches("\"uid\":\"").count();
+        let var_refs = text.matches("\"uid\":\"${datasource}\"").count();
+        assert_eq!(
+            ds_refs,
+            var_refs + 1,
+            "{name}: only the dashboard's own uid is literal"
+        );
+        let mut titles = std::collections::HashSet::new();
+        for p in d["panels"].as_array().unwrap() {
+            let title = p["title"].as_str().unwrap();
+            assert!(
+                titles.insert(title),
+                "{name}: duplicate panel title {title}"
+            );
+            assert_eq!(p["datasource"]["uid"], "${datasource}");
+            let g = &p["gridPos"];
+            assert!(
+                g["x"].as_u64().unwrap() + g["w"].as_u64().unwrap() <= 24,
+                "{name}/{title}: fits the grid"
+            );
+            assert!(
+                !p["description"].as_str().unwrap().is_empty(),
+                "{name}/{title}: has a description"
+            );
+            for t in p["targets"].as_array().unwrap() {
+                assert_eq!(t["datasource"]["uid"], "${datasource}");
+                let expr = t["expr"].as_str().unwrap();
+                assert!(
+                    expr.contains("$job"),
+                    "{name}/{title}: filters by job: {expr}"
+                );
+            }
+        }
+    }
+}
