@@ -29,6 +29,29 @@ pub enum AppError {
     GraphUrl(#[source] url::ParseError),
 }
 
+/// Exports notAfter of every certificate credential, and warns about those close to it.
+fn record_certificate_expiry(config: &Config, metrics: &ExporterMetrics) {
+    let mut seen = std::collections::HashSet::new();
+    for t in &config.tenants {
+        let crate::config::CredentialConfig::Certificate { path, password, .. } = t.credential.as_ref() else {
+            continue;
+        };
+        if !seen.insert(t.credential_name.clone()) {
+            continue;
+        }
+        match crate::auth::certificate::CertificateCredential::load(path, password.as_ref().map(|p| p.expose())) {
+            Ok(cert) => {
+                metrics.set_credential_expiry(&t.credential_name, cert.not_after as f64);
+                let days_left = (cert.not_after as f64 - crate::store::unix_now()) / 86_400.0;
+                if days_left < 14.0 {
+                    tracing::warn!(credential = %t.credential_name, days_left = days_left.floor(), "certificate credential expires soon or has expired; renew it and upload the new certificate");
+                }
+            }
+            Err(e) => tracing::warn!(credential = %t.credential_name, error = %e, "certificate credential cannot be loaded"),
+        }
+    }
+}
+
 /// A built, not yet running daemon.
 pub struct App {
     listeners: Vec<TcpListener>,
@@ -49,6 +72,7 @@ impl App {
         ));
         metrics.register_store(store.clone(), config.refresh.interval);
         let http = graph::http_client(&config.graph).map_err(AppError::HttpClient)?;
+        record_certificate_expiry(config, &metrics);
         let mut refreshers = Vec::with_capacity(config.tenants.len());
         for t in &config.tenants {
             let tokens = TokenProvider::new(
@@ -56,6 +80,7 @@ impl App {
                 &config.graph,
                 &t.name,
                 &t.tenant_id,
+                &t.credential_name,
                 t.credential.clone(),
                 metrics.clone(),
             );

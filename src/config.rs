@@ -216,7 +216,23 @@ pub struct GraphConfig {
     pub retry_backoff: Duration,
     /// Graph allows 4 concurrent secure-score requests per app per tenant.
     pub max_concurrent_requests: usize,
+    /// Where managed-identity tokens come from (from the environment).
+    pub managed_identity: ManagedIdentityEndpoints,
 }
+
+/// Managed-identity token endpoints, as the hosting platform announces them in the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagedIdentityEndpoints {
+    /// App Service / Functions: `IDENTITY_ENDPOINT`.
+    pub identity_endpoint: Option<String>,
+    /// App Service / Functions: `IDENTITY_HEADER`, sent as `X-IDENTITY-HEADER`.
+    pub identity_header: Option<Secret>,
+    /// IMDS root: `AZURE_POD_IDENTITY_AUTHORITY_HOST`, else `http://169.254.169.254`.
+    pub imds_url: String,
+}
+
+/// The Azure Instance Metadata Service.
+pub const DEFAULT_IMDS_URL: &str = "http://169.254.169.254";
 
 #[derive(Debug, Clone)]
 pub struct RefreshConfig {
@@ -292,6 +308,16 @@ impl SecretSource {
 }
 
 impl CredentialConfig {
+    /// The app registration's client id, when the credential has one.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            CredentialConfig::ClientSecret { client_id, .. }
+            | CredentialConfig::Certificate { client_id, .. }
+            | CredentialConfig::WorkloadIdentity { client_id, .. } => Some(client_id),
+            CredentialConfig::ManagedIdentity { client_id } => client_id.as_deref(),
+        }
+    }
+
     /// A short name of the credential type, for logs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -312,6 +338,13 @@ pub struct AzureEnv {
     pub federated_token_file: Option<String>,
     pub client_certificate_path: Option<String>,
     pub client_certificate_password: Option<String>,
+    /// `AZURE_AUTHORITY_HOST`: the login host when `graph.login_url` is not set.
+    pub authority_host: Option<String>,
+    /// `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` (App Service managed identity).
+    pub identity_endpoint: Option<String>,
+    pub identity_header: Option<String>,
+    /// `AZURE_POD_IDENTITY_AUTHORITY_HOST`: IMDS override.
+    pub imds_host: Option<String>,
 }
 
 impl AzureEnv {
@@ -324,6 +357,10 @@ impl AzureEnv {
             federated_token_file: get("AZURE_FEDERATED_TOKEN_FILE"),
             client_certificate_path: get("AZURE_CLIENT_CERTIFICATE_PATH"),
             client_certificate_password: get("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+            authority_host: get("AZURE_AUTHORITY_HOST"),
+            identity_endpoint: get("IDENTITY_ENDPOINT"),
+            identity_header: get("IDENTITY_HEADER"),
+            imds_host: get("AZURE_POD_IDENTITY_AUTHORITY_HOST"),
         }
     }
 
@@ -450,9 +487,10 @@ fn valid_tenant_id(id: &str) -> bool {
 fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config, ConfigError> {
     let cloud =
         Cloud::parse(&raw.graph.cloud).map_err(|reason| invalid(fig, "graph.cloud", reason))?;
-    let login_url = match &raw.graph.login_url {
-        Some(u) => normalise_url(fig, "graph.login_url", u)?,
-        None => cloud.login_url().to_string(),
+    let login_url = match (&raw.graph.login_url, &azure.authority_host) {
+        (Some(u), _) => normalise_url(fig, "graph.login_url", u)?,
+        (None, Some(host)) => normalise_url(fig, "AZURE_AUTHORITY_HOST", host)?,
+        (None, None) => cloud.login_url().to_string(),
     };
     let graph_url = match &raw.graph.graph_url {
         Some(u) => normalise_url(fig, "graph.graph_url", u)?,
@@ -643,6 +681,16 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
             max_retries: raw.graph.max_retries,
             retry_backoff: raw.graph.retry_backoff,
             max_concurrent_requests: raw.graph.max_concurrent_requests,
+            managed_identity: ManagedIdentityEndpoints {
+                identity_endpoint: azure.identity_endpoint.clone(),
+                identity_header: azure.identity_header.clone().map(Secret::new),
+                imds_url: azure
+                    .imds_host
+                    .as_deref()
+                    .unwrap_or(DEFAULT_IMDS_URL)
+                    .trim_end_matches('/')
+                    .to_string(),
+            },
         },
         refresh: RefreshConfig {
             interval: raw.refresh.interval,
@@ -751,11 +799,12 @@ fn build_credential(
         }
         Some("client_certificate_path") => {
             let path = c.client_certificate_path.clone().unwrap_or_default();
-            if let Err(e) = std::fs::metadata(&path) {
+            let password = c.client_certificate_password.as_ref().map(|p| p.expose());
+            if let Err(e) = crate::auth::certificate::CertificateCredential::load(&path, password) {
                 return Err(invalid(
                     fig,
                     format!("{key}.client_certificate_path"),
-                    format!("cannot read {}: {e}", path.display()),
+                    format!("{}: {e}", path.display()),
                 ));
             }
             Ok(CredentialConfig::Certificate {

@@ -53,13 +53,20 @@ pub fn config_text(
         interval = toml_string(interval),
         listen = listen.iter().map(|l| toml_string(l)).collect::<Vec<_>>().join(", "),
     ));
+    let dir = ca_file.parent().unwrap_or(std::path::Path::new("."));
     for t in sim.tenants() {
+        let credential = match t.certificate_pem {
+            Some(_) => format!(
+                "client_certificate_path = {}",
+                toml_string(&dir.join(format!("{}-certificate.pem", t.name)).to_string_lossy())
+            ),
+            None => format!("client_secret = {}", toml_string(&t.client_secret)),
+        };
         out.push_str(&format!(
-            "\n[[tenants]]\nname = {}\ntenant_id = {}\nclient_id = {}\nclient_secret = {}\n",
+            "\n[[tenants]]\nname = {}\ntenant_id = {}\nclient_id = {}\n{credential}\n",
             toml_string(&t.name),
             toml_string(&t.tenant_id),
             toml_string(&t.client_id),
-            toml_string(&t.client_secret),
         ));
     }
     out
@@ -82,6 +89,11 @@ pub fn write_files(
         Ok(path)
     };
     let ca_file = write(dir.join("simulator-ca.pem"), simulator.ca_pem())?;
+    for t in simulator.tenants() {
+        if let Some(pem) = &t.certificate_pem {
+            write(dir.join(format!("{}-certificate.pem", t.name)), pem)?;
+        }
+    }
     let text = config_text(simulator, &ca_file, listen, interval);
     write(dir.join("config.toml"), &text)
 }

@@ -340,11 +340,15 @@ impl TenantGraph {
             }
             401 => Ok(Response::Unauthorized(graph_error_message(&body))),
             429 => Ok(Response::Throttled(after)),
-            403 => Err(GraphError::Denied {
-                endpoint,
-                status,
-                message: graph_error_message(&body),
-            }),
+            403 => {
+                let advice = crate::auth::entra::graph_forbidden_advice(&self.tokens.context());
+                let detail = graph_error_message(&body).unwrap_or_default();
+                Err(GraphError::Denied {
+                    endpoint,
+                    status,
+                    message: Some(format!("{advice} ({detail})")),
+                })
+            }
             _ => Err(GraphError::Status {
                 endpoint,
                 status,

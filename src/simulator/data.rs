@@ -113,7 +113,31 @@ pub struct TenantSpec {
     pub brand_new: bool,
     pub quirks: Quirks,
     pub seed: u64,
+    /// DER certificates registered on the app (certificate credentials).
+    pub certificates: Vec<Vec<u8>>,
+    /// A PEM (certificate and key) the client should use instead of the secret (demo).
+    pub certificate_pem: Option<String>,
+    /// Subjects of federated identity credentials (issuer: the simulator's OIDC issuer).
+    pub federated_subjects: Vec<String>,
+    /// Whether the tenant's administrator consented to the app.
+    pub consent: Consent,
+    /// The app's enterprise application is disabled in the tenant.
+    pub app_disabled: bool,
 }
+
+/// Admin consent of the app in a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consent {
+    /// Consented, with the SecurityEvents.Read.All role.
+    Granted,
+    /// Never consented: no service principal (AADSTS700016).
+    NoServicePrincipal,
+    /// Consented without the application permission: tokens work, Graph answers 403.
+    NoAppRole,
+}
+
+/// The service account the simulator's federated credentials name by default.
+pub const DEFAULT_FEDERATED_SUBJECT: &str = "system:serviceaccount:monitoring:securescore-exporter";
 
 fn guid(seed: u64, kind: u16) -> String {
     let mut rng = fastrand::Rng::with_seed(seed.wrapping_mul(31).wrapping_add(kind as u64));
@@ -141,6 +165,11 @@ impl TenantSpec {
             brand_new: false,
             quirks: Quirks::default(),
             seed,
+            certificates: Vec::new(),
+            certificate_pem: None,
+            federated_subjects: vec![DEFAULT_FEDERATED_SUBJECT.to_string()],
+            consent: Consent::Granted,
+            app_disabled: false,
         }
     }
 }
@@ -161,6 +190,12 @@ pub fn demo_tenants() -> Vec<TenantSpec> {
         control_states: true,
         ..Quirks::default()
     };
+    // northwind's app signs in with a certificate (a built-in test key), valid for a year.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if let Ok((der, pem)) = super::identity::make_certificate(super::identity::TEST_APP_KEY_PEM, now - 86_400, now + 365 * 86_400) {
+        northwind.certificates.push(der);
+        northwind.certificate_pem = Some(pem);
+    }
     let mut tailspin = TenantSpec::new("tailspin", Licence::BusinessPremium, 12, 0.0, 404);
     tailspin.brand_new = true;
     vec![contoso, fabrikam, northwind, tailspin]

@@ -17,6 +17,7 @@
 
 pub mod catalogue;
 pub mod data;
+pub mod identity;
 
 use bytes::Bytes;
 use data::{TenantData, TenantSpec};
@@ -46,6 +47,8 @@ pub enum Endpoint {
     Token,
     SecureScores,
     ControlProfiles,
+    /// IMDS or App Service managed-identity endpoint.
+    ManagedIdentity,
     Other,
 }
 
@@ -109,6 +112,8 @@ pub struct SimulatorOptions {
     pub today: Option<time::Date>,
     /// Listen address (default 127.0.0.1:0).
     pub listen: SocketAddr,
+    /// A managed identity, served on a second, plain-HTTP loopback listener like IMDS.
+    pub managed_identity: Option<ManagedIdentitySpec>,
 }
 
 impl Default for SimulatorOptions {
@@ -120,6 +125,7 @@ impl Default for SimulatorOptions {
             requests_per_minute: 150,
             today: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            managed_identity: None,
         }
     }
 }
@@ -127,6 +133,21 @@ impl Default for SimulatorOptions {
 struct IssuedToken {
     tenant: usize,
     expires: Instant,
+    /// False when the app was consented without SecurityEvents.Read.All: Graph answers 403.
+    roles: bool,
+}
+
+/// A managed identity on the simulated host.
+#[derive(Debug, Clone)]
+pub struct ManagedIdentitySpec {
+    /// Name or id of the tenant whose tokens the identity gets.
+    pub tenant: String,
+    /// Whether a system-assigned identity exists.
+    pub system_assigned: bool,
+    /// Client ids of user-assigned identities.
+    pub client_ids: Vec<String>,
+    /// The App Service `IDENTITY_HEADER` value.
+    pub header_secret: String,
 }
 
 #[derive(Default)]
@@ -192,11 +213,15 @@ struct State {
     limits: Mutex<HashMap<usize, Limits>>,
     faults: Mutex<Vec<FaultRule>>,
     log: Mutex<Vec<RequestRecord>>,
+    federation: identity::FederatedIssuer,
+    used_jti: Mutex<std::collections::HashSet<String>>,
+    managed_identity: Option<ManagedIdentitySpec>,
 }
 
 /// A running simulator.
 pub struct Simulator {
     addr: SocketAddr,
+    imds_addr: Option<SocketAddr>,
     ca_pem: String,
     state: Arc<State>,
     shutdown: CancellationToken,
@@ -286,6 +311,9 @@ impl Simulator {
             limits: Mutex::default(),
             faults: Mutex::default(),
             log: Mutex::default(),
+            federation: identity::FederatedIssuer::new(format!("https://{addr}/oidc")),
+            used_jti: Mutex::default(),
+            managed_identity: options.managed_identity.clone(),
         });
         let shutdown = CancellationToken::new();
         tokio::spawn(accept_loop(
@@ -294,8 +322,20 @@ impl Simulator {
             state.clone(),
             shutdown.clone(),
         ));
+        let imds_addr = match &options.managed_identity {
+            Some(_) => {
+                let l = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .await
+                    .map_err(|source| SimulatorError::Bind { addr: options.listen, source })?;
+                let a = l.local_addr().map_err(|source| SimulatorError::Bind { addr: options.listen, source })?;
+                tokio::spawn(imds_loop(l, state.clone(), shutdown.clone()));
+                Some(a)
+            }
+            None => None,
+        };
         Ok(Simulator {
             addr,
+            imds_addr,
             ca_pem,
             state,
             shutdown,
@@ -390,6 +430,27 @@ impl Simulator {
             .unwrap_or(0)
     }
 
+    /// The IMDS root (`http://127.0.0.1:PORT`) when a managed identity was configured.
+    pub fn imds_url(&self) -> Option<String> {
+        self.imds_addr.map(|a| format!("http://{a}"))
+    }
+
+    /// The App Service `IDENTITY_ENDPOINT` when a managed identity was configured.
+    pub fn identity_endpoint(&self) -> Option<String> {
+        self.imds_addr.map(|a| format!("http://{a}/msi/token"))
+    }
+
+    /// The simulator's OIDC issuer URL for federated credentials.
+    pub fn federated_issuer(&self) -> &str {
+        &self.state.federation.issuer
+    }
+
+    /// A federated (service-account) token for `subject`, valid for `lifetime`.
+    pub fn issue_federated_token(&self, subject: &str, lifetime: Duration) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.state.federation.issue(subject, now, lifetime)
+    }
+
     /// Stops accepting connections.
     pub fn shutdown(&self) {
         self.shutdown.cancel();
@@ -437,6 +498,44 @@ async fn accept_loop(
                 _ = conn => {}
                 _ = shutdown.cancelled() => {}
             }
+        });
+    }
+}
+
+/// Plain-HTTP loop for the managed-identity endpoints (IMDS is not TLS).
+async fn imds_loop(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(_) => { tokio::time::sleep(Duration::from_millis(50)).await; continue; }
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let state = state.clone();
+                async move {
+                    let path = req.uri().path().to_string();
+                    let resp = managed_identity(&state, req).await;
+                    lock(&state.log).push(RequestRecord {
+                        tenant: state.managed_identity.as_ref().map(|m| m.tenant.clone()),
+                        endpoint: Endpoint::ManagedIdentity,
+                        method: "GET".into(),
+                        path_and_query: path,
+                        authorization: false,
+                        user_agent: None,
+                        accept_encoding: None,
+                        status: resp.status().as_u16(),
+                        form: Vec::new(),
+                    });
+                    Ok::<_, Infallible>(resp)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -620,7 +719,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Resp {
             )
             .await
         }
-        Endpoint::Other => (
+        Endpoint::Other | Endpoint::ManagedIdentity => (
             graph_error(
                 404,
                 "UnknownError",
@@ -715,43 +814,128 @@ async fn token(
             Some(t),
         );
     }
-    if get("client_id") != spec.client_id {
+    let client_id = get("client_id");
+    if client_id != spec.client_id || spec.consent == data::Consent::NoServicePrincipal {
         return (
-            entra_error(400, "unauthorized_client", 700016, &format!("Application with identifier '{}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", get("client_id"), spec.domain)),
+            entra_error(400, "unauthorized_client", 700016, &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", spec.domain)),
             Some(t),
         );
     }
-    if get("client_secret") != spec.client_secret {
+    if spec.app_disabled {
+        return (
+            entra_error(401, "unauthorized_client", 7000112, &format!("Application '{client_id}' is disabled.")),
+            Some(t),
+        );
+    }
+    let assertion = get("client_assertion");
+    if !assertion.is_empty() {
+        if get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+            return (
+                entra_error(400, "invalid_request", 90014, "The request body must contain the following parameter: 'client_assertion_type'."),
+                Some(t),
+            );
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let audience = format!("{}/{tenant_key}/oauth2/v2.0/token", state.base_url);
+        let checked = if identity::is_certificate_assertion(assertion) {
+            identity::verify_certificate_assertion(assertion, &spec.certificates, client_id, &audience, now).and_then(|jti| {
+                if lock(&state.used_jti).insert(jti) {
+                    Ok(())
+                } else {
+                    Err(identity::Refusal {
+                        status: 401,
+                        error: "invalid_client",
+                        code: 700025,
+                        text: "Client assertion has already been used: its jti was seen before.".into(),
+                    })
+                }
+            })
+        } else {
+            state.federation.verify(assertion, &spec.federated_subjects, now)
+        };
+        if let Err(r) = checked {
+            return (entra_error(r.status, r.error, r.code, &r.text), Some(t));
+        }
+    } else if get("client_secret") != spec.client_secret || spec.client_secret.is_empty() {
         return (
             entra_error(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app."),
             Some(t),
         );
     }
+    (issue_token(state, t), Some(t))
+}
+
+/// Issues an access token for tenant `t`, valid on Graph until it expires.
+fn issue_token(state: &State, t: usize) -> Resp {
     let access_token = format!(
         "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.{}.{}",
-        (0..96)
-            .map(|_| fastrand::alphanumeric())
-            .collect::<String>(),
-        (0..43)
-            .map(|_| fastrand::alphanumeric())
-            .collect::<String>()
+        (0..96).map(|_| fastrand::alphanumeric()).collect::<String>(),
+        (0..43).map(|_| fastrand::alphanumeric()).collect::<String>()
     );
     lock(&state.tokens).insert(
         access_token.clone(),
         IssuedToken {
             tenant: t,
             expires: Instant::now() + state.token_lifetime,
+            roles: state.tenants[t].spec.consent != data::Consent::NoAppRole,
         },
     );
     let secs = state.token_lifetime.as_secs();
-    (
-        json_response(
-            200,
-            &json!({"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": access_token}),
-            false,
-        ),
-        Some(t),
+    json_response(
+        200,
+        &json!({"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": access_token}),
+        false,
     )
+}
+
+/// The managed-identity endpoints: IMDS (`/metadata/identity/oauth2/token`, header
+/// `Metadata: true`) and App Service (`/msi/token`, header `X-IDENTITY-HEADER`).
+async fn managed_identity(state: &State, req: Request<Incoming>) -> Resp {
+    let mi_error = |status: u16, error: &str, text: &str| {
+        json_response(status, &json!({"error": error, "error_description": text}), false)
+    };
+    let Some(mi) = &state.managed_identity else {
+        return mi_error(404, "not_found", "no managed identity on this host");
+    };
+    let params: HashMap<String, String> = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let path = req.uri().path();
+    let authorised = match path {
+        "/metadata/identity/oauth2/token" => header("metadata") == "true",
+        "/msi/token" => header("x-identity-header") == mi.header_secret,
+        _ => return mi_error(404, "not_found", "unknown path"),
+    };
+    if !authorised {
+        return mi_error(400, "invalid_request", "Required metadata header not specified");
+    }
+    let resource = params.get("resource").map(String::as_str).unwrap_or("");
+    if !ACCEPTED_SCOPES.iter().any(|s| s.trim_end_matches("/.default") == resource.trim_end_matches('/')) {
+        return mi_error(400, "invalid_resource", "AADSTS500011: The resource principal was not found in the tenant.");
+    }
+    let identity_ok = match params.get("client_id") {
+        Some(id) => mi.client_ids.contains(id),
+        None => mi.system_assigned,
+    };
+    if !identity_ok {
+        return mi_error(400, "invalid_request", "Identity not found");
+    }
+    let Some(t) = state.find_tenant(&mi.tenant) else {
+        return mi_error(400, "invalid_request", "Identity not found");
+    };
+    let issued = issue_token(state, t);
+    // Managed-identity endpoints send expires_in and expires_on as strings.
+    let body = http_body_util::BodyExt::collect(issued.into_body()).await.map(|b| b.to_bytes()).unwrap_or_default();
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let secs = state.token_lifetime.as_secs();
+    let expires_on = time::OffsetDateTime::now_utc().unix_timestamp() + secs as i64;
+    let mut out = json!({"access_token": v["access_token"], "expires_on": expires_on.to_string(),
+        "resource": resource, "token_type": "Bearer", "client_id": params.get("client_id").cloned().unwrap_or_else(|| "system".into())});
+    if path.starts_with("/metadata") {
+        out["expires_in"] = json!(secs.to_string());
+    }
+    json_response(200, &out, false)
 }
 
 /// Decrements the tenant's in-flight count when the request ends, however it ends.
@@ -794,6 +978,10 @@ fn admit(state: &State, tenant: usize) -> Result<InFlight<'_>, u64> {
     Ok(InFlight { state, tenant })
 }
 
+fn issued_tenant_of(state: &State, token: &str) -> usize {
+    lock(&state.tokens).get(token).map(|t| t.tenant).unwrap_or(0)
+}
+
 fn skiptoken(offset: usize) -> String {
     format!("{offset:08x}-5c1e-4b7a-9d2f-{:012x}", 0x5ec5c0e_u64 * 7)
 }
@@ -834,6 +1022,13 @@ async fn graph(
                         gzip,
                     ),
                     None,
+                );
+            }
+            Some(issued) if !issued.roles => {
+                drop(tokens);
+                return (
+                    graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", gzip),
+                    Some(issued_tenant_of(state, token)),
                 );
             }
             Some(issued) => Some(issued.tenant),

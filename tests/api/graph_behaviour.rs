@@ -542,6 +542,7 @@ async fn at_most_four_requests_are_in_flight_per_tenant() {
         &config.graph,
         &t.name,
         &t.tenant_id,
+        &t.credential_name,
         t.credential.clone(),
         metrics.clone(),
     );
