@@ -78,7 +78,7 @@ pub fn advice(code: &str, c: &Context<'_>) -> Option<String> {
             c.credential
         ),
         "AADSTS700016" => format!(
-            "the application is not registered in tenant {tenant}: admin consent for SecurityEvents.Read.All is missing there; an administrator of that tenant must grant it at {}",
+            "admin consent for SecurityEvents.Read.All is missing in tenant {tenant} (the application is not registered there): an administrator of that tenant must grant it at {}",
             consent_url(c)
         ),
         "AADSTS65001" | "AADSTS650057" => format!(

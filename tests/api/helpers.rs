@@ -23,7 +23,18 @@ pub struct Setup {
     /// Per tenant name: a client secret to use instead of the right one.
     pub wrong_secret: Vec<&'static str>,
     pub extra_graph: &'static str,
+    /// TOML lines for a tenant's credential (default: its client secret); files go in the dir.
+    pub credential: Option<CredentialFn>,
+    /// Extra TOML appended after the tenants (e.g. `[credentials.NAME]` tables).
+    pub extra_toml: String,
+    /// The Azure environment the config sees (managed-identity endpoints, authority host).
+    pub azure: AzureEnv,
+    /// Builds that environment from the running simulator (its IMDS port is known only then).
+    pub azure_from_sim: Option<Box<dyn Fn(&Simulator) -> AzureEnv + Send + Sync>>,
 }
+
+/// Writes a tenant's credential keys; gets the spec and a directory for files.
+pub type CredentialFn = Box<dyn Fn(&TenantSpec, &std::path::Path) -> String + Send + Sync>;
 
 impl Default for Setup {
     fn default() -> Self {
@@ -37,6 +48,10 @@ impl Default for Setup {
             only: Vec::new(),
             wrong_secret: Vec::new(),
             extra_graph: "",
+            credential: None,
+            extra_toml: String::new(),
+            azure: AzureEnv::default(),
+            azure_from_sim: None,
         }
     }
 }
@@ -61,7 +76,7 @@ pub fn init_logs() {
     }
 }
 
-fn q(s: &str) -> String {
+pub fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
@@ -89,14 +104,17 @@ pub fn write_config(dir: &std::path::Path, sim: &Simulator, setup: &Setup) -> st
         } else {
             t.client_secret.clone()
         };
+        let credential = match &setup.credential {
+            Some(f) => f(&t, dir),
+            None => format!("client_id = {}\nclient_secret = {}\n", q(&t.client_id), q(&secret)),
+        };
         text.push_str(&format!(
-            "\n[[tenants]]\nname = {}\ntenant_id = {}\nclient_id = {}\nclient_secret = {}\n",
+            "\n[[tenants]]\nname = {}\ntenant_id = {}\n{credential}",
             q(&t.name),
             q(&t.tenant_id),
-            q(&t.client_id),
-            q(&secret)
         ));
     }
+    text.push_str(&setup.extra_toml);
     let path = dir.join("config.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -109,8 +127,12 @@ pub async fn spawn_app(setup: Setup) -> TestApp {
         .expect("simulator starts");
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config(dir.path(), &sim, &setup);
+    let azure = match &setup.azure_from_sim {
+        Some(f) => f(&sim),
+        None => setup.azure.clone(),
+    };
     let config =
-        Config::load(Some(&config_path), &AzureEnv::default()).expect("test config is valid");
+        Config::load(Some(&config_path), &azure).expect("test config is valid");
     let app = App::build(&config).await.expect("app builds");
     let addr = app.local_addrs()[0];
     let shutdown = CancellationToken::new();

@@ -220,7 +220,7 @@ async fn a_real_prometheus_scrapes_the_demo_and_runs_every_rule_and_panel() {
             assert_eq!(r["health"], "ok", "rule {} : {}", r["name"], r["lastError"]);
         }
     }
-    assert_eq!(n, 22, "all rules loaded");
+    assert_eq!(n, 24, "all rules loaded");
 
     // 3. Every panel query runs; tenant- and control-level panels return data.
     for (name, d) in crate::dashboards::dashboards() {

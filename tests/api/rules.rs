@@ -57,6 +57,7 @@ fn every_alert_passes_its_promtool_unit_tests() {
         "SecureScoreDataStale",
         "SecureScoreRefreshFailing",
         "SecureScoreExporterDown",
+        "SecureScoreCredentialExpiring",
     ] {
         assert!(
             rules.contains(&format!("alert: {alert}")),
