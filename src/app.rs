@@ -33,13 +33,18 @@ pub enum AppError {
 fn record_certificate_expiry(config: &Config, metrics: &ExporterMetrics) {
     let mut seen = std::collections::HashSet::new();
     for t in &config.tenants {
-        let crate::config::CredentialConfig::Certificate { path, password, .. } = t.credential.as_ref() else {
+        let crate::config::CredentialConfig::Certificate { path, password, .. } =
+            t.credential.as_ref()
+        else {
             continue;
         };
         if !seen.insert(t.credential_name.clone()) {
             continue;
         }
-        match crate::auth::certificate::CertificateCredential::load(path, password.as_ref().map(|p| p.expose())) {
+        match crate::auth::certificate::CertificateCredential::load(
+            path,
+            password.as_ref().map(|p| p.expose()),
+        ) {
             Ok(cert) => {
                 metrics.set_credential_expiry(&t.credential_name, cert.not_after as f64);
                 let days_left = (cert.not_after as f64 - crate::store::unix_now()) / 86_400.0;
@@ -47,7 +52,9 @@ fn record_certificate_expiry(config: &Config, metrics: &ExporterMetrics) {
                     tracing::warn!(credential = %t.credential_name, days_left = days_left.floor(), "certificate credential expires soon or has expired; renew it and upload the new certificate");
                 }
             }
-            Err(e) => tracing::warn!(credential = %t.credential_name, error = %e, "certificate credential cannot be loaded"),
+            Err(e) => {
+                tracing::warn!(credential = %t.credential_name, error = %e, "certificate credential cannot be loaded")
+            }
         }
     }
 }

@@ -58,7 +58,10 @@ pub fn config_text(
         let credential = match t.certificate_pem {
             Some(_) => format!(
                 "client_certificate_path = {}",
-                toml_string(&dir.join(format!("{}-certificate.pem", t.name)).to_string_lossy())
+                toml_string(
+                    &dir.join(format!("{}-certificate.pem", t.name))
+                        .to_string_lossy()
+                )
             ),
             None => format!("client_secret = {}", toml_string(&t.client_secret)),
         };

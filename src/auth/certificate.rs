@@ -69,9 +69,20 @@ fn rsa_key(der: &PrivateKeyDer<'_>) -> Result<RsaKeyPair, CertificateError> {
 }
 
 /// Parses PKCS#12 when the file is not PEM.
-fn from_pkcs12(bytes: &[u8], password: &str) -> Result<(Vec<Vec<u8>>, PrivateKeyDer<'static>), CertificateError> {
-    let archive = p12_keystore::KeyStore::from_pkcs12(bytes, password, p12_keystore::Pkcs12ImportPolicy::Relaxed)
-        .map_err(|e| invalid(format!("not a PEM file, and not a PKCS#12 file this password opens ({e})")))?;
+fn from_pkcs12(
+    bytes: &[u8],
+    password: &str,
+) -> Result<(Vec<Vec<u8>>, PrivateKeyDer<'static>), CertificateError> {
+    let archive = p12_keystore::KeyStore::from_pkcs12(
+        bytes,
+        password,
+        p12_keystore::Pkcs12ImportPolicy::Relaxed,
+    )
+    .map_err(|e| {
+        invalid(format!(
+            "not a PEM file, and not a PKCS#12 file this password opens ({e})"
+        ))
+    })?;
     let (_, chain) = archive
         .private_key_chain()
         .ok_or_else(|| invalid("the PKCS#12 file holds no private key with a certificate"))?;
@@ -82,7 +93,10 @@ fn from_pkcs12(bytes: &[u8], password: &str) -> Result<(Vec<Vec<u8>>, PrivateKey
 
 impl CertificateCredential {
     /// Loads `path`: PEM with the certificate and its private key, or PKCS#12 with `password`.
-    pub fn load(path: &Path, password: Option<&str>) -> Result<CertificateCredential, CertificateError> {
+    pub fn load(
+        path: &Path,
+        password: Option<&str>,
+    ) -> Result<CertificateCredential, CertificateError> {
         let bytes = std::fs::read(path).map_err(|source| CertificateError::Read {
             path: path.display().to_string(),
             source,
@@ -93,8 +107,9 @@ impl CertificateCredential {
                 .filter_map(Result::ok)
                 .map(|c| c.as_ref().to_vec())
                 .collect();
-            let key = PrivateKeyDer::from_pem_slice(&bytes)
-                .map_err(|_| invalid("the PEM file holds no private key (it needs the certificate and its key)"))?;
+            let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
+                invalid("the PEM file holds no private key (it needs the certificate and its key)")
+            })?;
             (certs, key)
         } else {
             from_pkcs12(&bytes, password.unwrap_or(""))?
@@ -106,8 +121,9 @@ impl CertificateCredential {
         // The certificate Entra ID knows is the one whose public key matches the private key.
         let public = key.public().as_ref().to_vec();
         for der in &certs {
-            let (_, cert) = x509_parser::parse_x509_certificate(der)
-                .map_err(|e| invalid(format!("a certificate in the file cannot be parsed ({e})")))?;
+            let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| {
+                invalid(format!("a certificate in the file cannot be parsed ({e})"))
+            })?;
             if cert.public_key().subject_public_key.data.as_ref() == public.as_slice() {
                 let digest = ring::digest::digest(&ring::digest::SHA256, der);
                 return Ok(CertificateCredential {
@@ -118,7 +134,9 @@ impl CertificateCredential {
                 });
             }
         }
-        Err(invalid("no certificate in the file matches its private key"))
+        Err(invalid(
+            "no certificate in the file matches its private key",
+        ))
     }
 
     /// base64url SHA-256 thumbprint of the certificate (`x5t#S256`).
@@ -127,16 +145,30 @@ impl CertificateCredential {
     }
 
     /// A signed client assertion for `client_id` at the token URL `audience`.
-    pub fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<String, CertificateError> {
+    pub fn assertion(
+        &self,
+        client_id: &str,
+        audience: &str,
+        now: i64,
+    ) -> Result<String, CertificateError> {
         let rng = SystemRandom::new();
         let mut jti = [0u8; 16];
-        rng.fill(&mut jti).map_err(|_| invalid("no randomness for the assertion id"))?;
+        rng.fill(&mut jti)
+            .map_err(|_| invalid("no randomness for the assertion id"))?;
         // A v4 UUID, as Entra ID's own libraries send.
         jti[6] = (jti[6] & 0x0f) | 0x40;
         jti[8] = (jti[8] & 0x3f) | 0x80;
         let hex: String = jti.iter().map(|b| format!("{b:02x}")).collect();
-        let jti = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
-        let header = serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.thumbprint_s256});
+        let jti = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        );
+        let header =
+            serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.thumbprint_s256});
         let claims = serde_json::json!({
             "aud": audience, "iss": client_id, "sub": client_id, "jti": jti,
             "nbf": now, "iat": now, "exp": now + ASSERTION_LIFETIME_SECS,

@@ -139,20 +139,35 @@ mod tests {
             "error_codes": [7000215]});
         let (code, message) = parse(v.as_object().map(Obj::new));
         assert_eq!(code.as_deref(), Some("AADSTS7000215"));
-        assert_eq!(message, "invalid_client: AADSTS7000215: Invalid client secret provided.");
+        assert_eq!(
+            message,
+            "invalid_client: AADSTS7000215: Invalid client secret provided."
+        );
         let v = json!({"error": "invalid_client", "error_description": "AADSTS7000215: x\r\nTrace ID: abc"});
-        assert_eq!(parse(v.as_object().map(Obj::new)).1, "invalid_client: AADSTS7000215: x");
+        assert_eq!(
+            parse(v.as_object().map(Obj::new)).1,
+            "invalid_client: AADSTS7000215: x"
+        );
         let v = json!({"error": "x", "error_codes": [700016]});
-        assert_eq!(parse(v.as_object().map(Obj::new)).0.as_deref(), Some("AADSTS700016"));
+        assert_eq!(
+            parse(v.as_object().map(Obj::new)).0.as_deref(),
+            Some("AADSTS700016")
+        );
     }
 
     #[test]
     fn consent_advice_names_tenant_and_url() {
         let a = advice("AADSTS65001", &ctx()).unwrap();
         assert!(a.starts_with("admin consent for SecurityEvents.Read.All is missing in tenant contoso: an administrator of that tenant must grant it at https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id=11111111"), "{a}");
-        assert!(advice("AADSTS700016", &ctx()).unwrap().contains("adminconsent"));
-        assert!(advice("AADSTS7000215", &ctx()).unwrap().contains("Value (not its Secret ID)"));
-        assert!(advice("AADSTS7000112", &ctx()).unwrap().contains("disabled"));
+        assert!(advice("AADSTS700016", &ctx())
+            .unwrap()
+            .contains("adminconsent"));
+        assert!(advice("AADSTS7000215", &ctx())
+            .unwrap()
+            .contains("Value (not its Secret ID)"));
+        assert!(advice("AADSTS7000112", &ctx())
+            .unwrap()
+            .contains("disabled"));
         assert!(advice("AADSTS999", &ctx()).is_none());
     }
 }

@@ -162,7 +162,10 @@ impl TokenProvider {
                 // Loaded for every token so a renewed certificate file is picked up.
                 let cert = CertificateCredential::load(path, password.as_ref().map(|p| p.expose()))
                     .map_err(|e| {
-                        self.credential_error(format!("client_certificate_path {}: {e}", path.display()))
+                        self.credential_error(format!(
+                            "client_certificate_path {}: {e}",
+                            path.display()
+                        ))
                     })?;
                 self.metrics
                     .set_credential_expiry(&self.credential_name, cert.not_after as f64);
@@ -223,7 +226,9 @@ impl TokenProvider {
                     ),
                 };
                 let mut url = reqwest::Url::parse(&base).map_err(|e| {
-                    self.credential_error(format!("managed identity endpoint {base} is not a URL: {e}"))
+                    self.credential_error(format!(
+                        "managed identity endpoint {base} is not a URL: {e}"
+                    ))
                 })?;
                 url.query_pairs_mut().append_pair("api-version", version);
                 for (k, v) in query {
@@ -280,7 +285,10 @@ impl TokenProvider {
         let obj = json.as_ref().and_then(|v| v.as_object()).map(Obj::new);
         if !status.is_success() {
             let (code, detail) = entra::parse(obj);
-            let message = match code.as_deref().and_then(|c| entra::advice(c, &self.context())) {
+            let message = match code
+                .as_deref()
+                .and_then(|c| entra::advice(c, &self.context()))
+            {
                 Some(advice) => format!("{advice} ({detail})"),
                 None => detail,
             };
@@ -315,8 +323,17 @@ mod tests {
 
     #[test]
     fn tokens_are_used_until_five_minutes_before_expiry_or_half_their_life() {
-        assert_eq!(refresh_margin(Duration::from_secs(3599)), Duration::from_secs(3299));
-        assert_eq!(refresh_margin(Duration::from_secs(4)), Duration::from_secs(2));
-        assert_eq!(refresh_margin(Duration::from_secs(400)), Duration::from_secs(200));
+        assert_eq!(
+            refresh_margin(Duration::from_secs(3599)),
+            Duration::from_secs(3299)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(4)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(400)),
+            Duration::from_secs(200)
+        );
     }
 }

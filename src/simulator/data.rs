@@ -192,7 +192,11 @@ pub fn demo_tenants() -> Vec<TenantSpec> {
     };
     // northwind's app signs in with a certificate (a built-in test key), valid for a year.
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    if let Ok((der, pem)) = super::identity::make_certificate(super::identity::TEST_APP_KEY_PEM, now - 86_400, now + 365 * 86_400) {
+    if let Ok((der, pem)) = super::identity::make_certificate(
+        super::identity::TEST_APP_KEY_PEM,
+        now - 86_400,
+        now + 365 * 86_400,
+    ) {
         northwind.certificates.push(der);
         northwind.certificate_pem = Some(pem);
     }

@@ -20,14 +20,20 @@ pub const TEST_OTHER_KEY_PEM: &str = include_str!("../../tests/fixtures/certs/ot
 
 /// Makes a certificate for an RSA key (PEM), valid between the given Unix times.
 /// Returns the DER certificate and a PEM file holding the certificate and the key.
-pub fn make_certificate(key_pem: &str, not_before: i64, not_after: i64) -> Result<(Vec<u8>, String), rcgen::Error> {
+pub fn make_certificate(
+    key_pem: &str,
+    not_before: i64,
+    not_after: i64,
+) -> Result<(Vec<u8>, String), rcgen::Error> {
     let key = rcgen::KeyPair::from_pem_and_sign_algo(key_pem, &rcgen::PKCS_RSA_SHA256)?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "securescore_exporter test app");
-    params.not_before = time::OffsetDateTime::from_unix_timestamp(not_before).map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
-    params.not_after = time::OffsetDateTime::from_unix_timestamp(not_after).map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
+    params.not_before = time::OffsetDateTime::from_unix_timestamp(not_before)
+        .map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
+    params.not_after = time::OffsetDateTime::from_unix_timestamp(not_after)
+        .map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
     let cert = params.self_signed(&key)?;
     let pem = format!("{}{}", cert.pem(), key_pem);
     Ok((cert.der().to_vec(), pem))
@@ -76,7 +82,8 @@ fn decode(token: &str) -> Option<Jwt> {
 
 /// True when the assertion names a certificate (x5t or x5t#S256) rather than a federated issuer.
 pub fn is_certificate_assertion(token: &str) -> bool {
-    decode(token).is_some_and(|j| j.header.get("x5t#S256").is_some() || j.header.get("x5t").is_some())
+    decode(token)
+        .is_some_and(|j| j.header.get("x5t#S256").is_some() || j.header.get("x5t").is_some())
 }
 
 fn check_times(claims: &Value, now: i64) -> Result<(), Refusal> {
@@ -84,7 +91,10 @@ fn check_times(claims: &Value, now: i64) -> Result<(), Refusal> {
     let nbf = claims["nbf"].as_i64().unwrap_or(0);
     // Entra allows a few minutes of clock skew.
     if exp < now - 300 || nbf > now + 300 {
-        return Err(refuse(700024, "Client assertion is not within its valid time range."));
+        return Err(refuse(
+            700024,
+            "Client assertion is not within its valid time range.",
+        ));
     }
     Ok(())
 }
@@ -98,14 +108,30 @@ pub fn verify_certificate_assertion(
     audience: &str,
     now: i64,
 ) -> Result<String, Refusal> {
-    let jwt = decode(token).ok_or_else(|| refuse(700025, "Client assertion is not a valid JWT."))?;
+    let jwt =
+        decode(token).ok_or_else(|| refuse(700025, "Client assertion is not a valid JWT."))?;
     let (alg, digest_alg, hdr) = match jwt.header["alg"].as_str() {
-        Some("PS256") => (&signature::RSA_PSS_2048_8192_SHA256, &ring::digest::SHA256, "x5t#S256"),
-        Some("RS256") if jwt.header.get("x5t#S256").is_some() => {
-            (&signature::RSA_PKCS1_2048_8192_SHA256, &ring::digest::SHA256, "x5t#S256")
+        Some("PS256") => (
+            &signature::RSA_PSS_2048_8192_SHA256,
+            &ring::digest::SHA256,
+            "x5t#S256",
+        ),
+        Some("RS256") if jwt.header.get("x5t#S256").is_some() => (
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            &ring::digest::SHA256,
+            "x5t#S256",
+        ),
+        Some("RS256") => (
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            "x5t",
+        ),
+        _ => {
+            return Err(refuse(
+                700027,
+                "Client assertion contains an unsupported signature algorithm.",
+            ))
         }
-        Some("RS256") => (&signature::RSA_PKCS1_2048_8192_SHA256, &ring::digest::SHA1_FOR_LEGACY_USE_ONLY, "x5t"),
-        _ => return Err(refuse(700027, "Client assertion contains an unsupported signature algorithm.")),
     };
     let thumb = jwt.header[hdr].as_str().unwrap_or_default();
     let cert = registered
@@ -129,7 +155,10 @@ pub fn verify_certificate_assertion(
         return Err(refuse(700023, format!("Client assertion audience claim does not match Realm issuer: expected '{audience}'.")));
     }
     if c["iss"].as_str() != Some(client_id) || c["sub"].as_str() != Some(client_id) {
-        return Err(refuse(700021, "Client assertion application identifier doesn't match 'client_id' parameter."));
+        return Err(refuse(
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.",
+        ));
     }
     check_times(c, now)?;
     c["jti"]
@@ -149,10 +178,13 @@ pub struct FederatedIssuer {
 impl FederatedIssuer {
     pub fn new(issuer: String) -> FederatedIssuer {
         let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("P-256 key generation works");
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("P-256 key generation works");
         let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
             .expect("a freshly generated key parses");
-        let kid = URL_SAFE_NO_PAD.encode(&ring::digest::digest(&ring::digest::SHA256, key.public_key().as_ref()).as_ref()[..12]);
+        let kid = URL_SAFE_NO_PAD.encode(
+            &ring::digest::digest(&ring::digest::SHA256, key.public_key().as_ref()).as_ref()[..12],
+        );
         FederatedIssuer { issuer, key, kid }
     }
 
@@ -176,14 +208,22 @@ impl FederatedIssuer {
 
     /// Checks a federated token: our signature, issuer, audience, a registered subject, time.
     pub fn verify(&self, token: &str, subjects: &[String], now: i64) -> Result<(), Refusal> {
-        let no_match = || refuse(70021, "No matching federated identity record found for presented assertion.");
+        let no_match = || {
+            refuse(
+                70021,
+                "No matching federated identity record found for presented assertion.",
+            )
+        };
         let jwt = decode(token).ok_or_else(no_match)?;
         if jwt.header["kid"].as_str() != Some(&self.kid) {
             return Err(no_match());
         }
-        signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, self.key.public_key().as_ref())
-            .verify(jwt.signing_input.as_bytes(), &jwt.signature)
-            .map_err(|_| refuse(700027, "Client assertion failed signature validation."))?;
+        signature::UnparsedPublicKey::new(
+            &signature::ECDSA_P256_SHA256_FIXED,
+            self.key.public_key().as_ref(),
+        )
+        .verify(jwt.signing_input.as_bytes(), &jwt.signature)
+        .map_err(|_| refuse(700027, "Client assertion failed signature validation."))?;
         let c = &jwt.claims;
         let aud_ok = match &c["aud"] {
             Value::String(a) => a == FEDERATION_AUDIENCE,
@@ -191,7 +231,8 @@ impl FederatedIssuer {
             _ => false,
         };
         let sub = c["sub"].as_str().unwrap_or_default();
-        if c["iss"].as_str() != Some(&self.issuer) || !aud_ok || !subjects.iter().any(|s| s == sub) {
+        if c["iss"].as_str() != Some(&self.issuer) || !aud_ok || !subjects.iter().any(|s| s == sub)
+        {
             return Err(no_match());
         }
         check_times(c, now)
@@ -217,20 +258,58 @@ mod tests {
         let aud = "https://login.example/t1/oauth2/v2.0/token";
         let a = cred.assertion("client-1", aud, now()).unwrap();
         let reg = vec![der.clone()];
-        let jti = verify_certificate_assertion(&a, &reg, "client-1", aud, now()).ok().unwrap();
+        let jti = verify_certificate_assertion(&a, &reg, "client-1", aud, now())
+            .ok()
+            .unwrap();
         assert_eq!(jti.len(), 36);
-        assert_eq!(verify_certificate_assertion(&a, &reg, "client-2", aud, now()).err().unwrap().code, 700021);
-        assert_eq!(verify_certificate_assertion(&a, &reg, "client-1", "https://other/t1/oauth2/v2.0/token", now()).err().unwrap().code, 700023);
-        assert_eq!(verify_certificate_assertion(&a, &reg, "client-1", aud, now() + 3600).err().unwrap().code, 700024);
+        assert_eq!(
+            verify_certificate_assertion(&a, &reg, "client-2", aud, now())
+                .err()
+                .unwrap()
+                .code,
+            700021
+        );
+        assert_eq!(
+            verify_certificate_assertion(
+                &a,
+                &reg,
+                "client-1",
+                "https://other/t1/oauth2/v2.0/token",
+                now()
+            )
+            .err()
+            .unwrap()
+            .code,
+            700023
+        );
+        assert_eq!(
+            verify_certificate_assertion(&a, &reg, "client-1", aud, now() + 3600)
+                .err()
+                .unwrap()
+                .code,
+            700024
+        );
         // Another key's certificate is not the registered one.
         let (other, _) = make_certificate(TEST_OTHER_KEY_PEM, now() - 60, now() + 86_400).unwrap();
-        assert_eq!(verify_certificate_assertion(&a, &[other], "client-1", aud, now()).err().unwrap().code, 700027);
+        assert_eq!(
+            verify_certificate_assertion(&a, &[other], "client-1", aud, now())
+                .err()
+                .unwrap()
+                .code,
+            700027
+        );
         // A flipped signature byte fails.
         let mut bad: Vec<char> = a.chars().collect();
         let i = bad.len() - 10;
         bad[i] = if bad[i] == 'A' { 'B' } else { 'A' };
         let bad: String = bad.into_iter().collect();
-        assert_eq!(verify_certificate_assertion(&bad, &reg, "client-1", aud, now()).err().unwrap().code, 700027);
+        assert_eq!(
+            verify_certificate_assertion(&bad, &reg, "client-1", aud, now())
+                .err()
+                .unwrap()
+                .code,
+            700027
+        );
     }
 
     #[test]
@@ -239,9 +318,26 @@ mod tests {
         let subjects = vec!["system:serviceaccount:monitoring:securescore-exporter".to_string()];
         let t = issuer.issue(&subjects[0], now(), Duration::from_secs(3600));
         assert!(issuer.verify(&t, &subjects, now()).is_ok());
-        assert_eq!(issuer.verify(&t, &["other".into()], now()).err().unwrap().code, 70021);
-        assert_eq!(issuer.verify(&t, &subjects, now() + 7200).err().unwrap().code, 700024);
+        assert_eq!(
+            issuer
+                .verify(&t, &["other".into()], now())
+                .err()
+                .unwrap()
+                .code,
+            70021
+        );
+        assert_eq!(
+            issuer
+                .verify(&t, &subjects, now() + 7200)
+                .err()
+                .unwrap()
+                .code,
+            700024
+        );
         let stranger = FederatedIssuer::new("https://oidc.test/abc".into());
-        assert_eq!(stranger.verify(&t, &subjects, now()).err().unwrap().code, 70021);
+        assert_eq!(
+            stranger.verify(&t, &subjects, now()).err().unwrap().code,
+            70021
+        );
     }
 }

@@ -326,8 +326,14 @@ impl Simulator {
             Some(_) => {
                 let l = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
                     .await
-                    .map_err(|source| SimulatorError::Bind { addr: options.listen, source })?;
-                let a = l.local_addr().map_err(|source| SimulatorError::Bind { addr: options.listen, source })?;
+                    .map_err(|source| SimulatorError::Bind {
+                        addr: options.listen,
+                        source,
+                    })?;
+                let a = l.local_addr().map_err(|source| SimulatorError::Bind {
+                    addr: options.listen,
+                    source,
+                })?;
                 tokio::spawn(imds_loop(l, state.clone(), shutdown.clone()));
                 Some(a)
             }
@@ -823,13 +829,19 @@ async fn token(
     }
     if spec.app_disabled {
         return (
-            entra_error(401, "unauthorized_client", 7000112, &format!("Application '{client_id}' is disabled.")),
+            entra_error(
+                401,
+                "unauthorized_client",
+                7000112,
+                &format!("Application '{client_id}' is disabled."),
+            ),
             Some(t),
         );
     }
     let assertion = get("client_assertion");
     if !assertion.is_empty() {
-        if get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+        if get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        {
             return (
                 entra_error(400, "invalid_request", 90014, "The request body must contain the following parameter: 'client_assertion_type'."),
                 Some(t),
@@ -838,7 +850,14 @@ async fn token(
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let audience = format!("{}/{tenant_key}/oauth2/v2.0/token", state.base_url);
         let checked = if identity::is_certificate_assertion(assertion) {
-            identity::verify_certificate_assertion(assertion, &spec.certificates, client_id, &audience, now).and_then(|jti| {
+            identity::verify_certificate_assertion(
+                assertion,
+                &spec.certificates,
+                client_id,
+                &audience,
+                now,
+            )
+            .and_then(|jti| {
                 if lock(&state.used_jti).insert(jti) {
                     Ok(())
                 } else {
@@ -846,12 +865,15 @@ async fn token(
                         status: 401,
                         error: "invalid_client",
                         code: 700025,
-                        text: "Client assertion has already been used: its jti was seen before.".into(),
+                        text: "Client assertion has already been used: its jti was seen before."
+                            .into(),
                     })
                 }
             })
         } else {
-            state.federation.verify(assertion, &spec.federated_subjects, now)
+            state
+                .federation
+                .verify(assertion, &spec.federated_subjects, now)
         };
         if let Err(r) = checked {
             return (entra_error(r.status, r.error, r.code, &r.text), Some(t));
@@ -869,8 +891,12 @@ async fn token(
 fn issue_token(state: &State, t: usize) -> Resp {
     let access_token = format!(
         "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.{}.{}",
-        (0..96).map(|_| fastrand::alphanumeric()).collect::<String>(),
-        (0..43).map(|_| fastrand::alphanumeric()).collect::<String>()
+        (0..96)
+            .map(|_| fastrand::alphanumeric())
+            .collect::<String>(),
+        (0..43)
+            .map(|_| fastrand::alphanumeric())
+            .collect::<String>()
     );
     lock(&state.tokens).insert(
         access_token.clone(),
@@ -892,15 +918,25 @@ fn issue_token(state: &State, t: usize) -> Resp {
 /// `Metadata: true`) and App Service (`/msi/token`, header `X-IDENTITY-HEADER`).
 async fn managed_identity(state: &State, req: Request<Incoming>) -> Resp {
     let mi_error = |status: u16, error: &str, text: &str| {
-        json_response(status, &json!({"error": error, "error_description": text}), false)
+        json_response(
+            status,
+            &json!({"error": error, "error_description": text}),
+            false,
+        )
     };
     let Some(mi) = &state.managed_identity else {
         return mi_error(404, "not_found", "no managed identity on this host");
     };
-    let params: HashMap<String, String> = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let params: HashMap<String, String> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
     let path = req.uri().path();
     let authorised = match path {
         "/metadata/identity/oauth2/token" => header("metadata") == "true",
@@ -908,11 +944,22 @@ async fn managed_identity(state: &State, req: Request<Incoming>) -> Resp {
         _ => return mi_error(404, "not_found", "unknown path"),
     };
     if !authorised {
-        return mi_error(400, "invalid_request", "Required metadata header not specified");
+        return mi_error(
+            400,
+            "invalid_request",
+            "Required metadata header not specified",
+        );
     }
     let resource = params.get("resource").map(String::as_str).unwrap_or("");
-    if !ACCEPTED_SCOPES.iter().any(|s| s.trim_end_matches("/.default") == resource.trim_end_matches('/')) {
-        return mi_error(400, "invalid_resource", "AADSTS500011: The resource principal was not found in the tenant.");
+    if !ACCEPTED_SCOPES
+        .iter()
+        .any(|s| s.trim_end_matches("/.default") == resource.trim_end_matches('/'))
+    {
+        return mi_error(
+            400,
+            "invalid_resource",
+            "AADSTS500011: The resource principal was not found in the tenant.",
+        );
     }
     let identity_ok = match params.get("client_id") {
         Some(id) => mi.client_ids.contains(id),
@@ -926,7 +973,10 @@ async fn managed_identity(state: &State, req: Request<Incoming>) -> Resp {
     };
     let issued = issue_token(state, t);
     // Managed-identity endpoints send expires_in and expires_on as strings.
-    let body = http_body_util::BodyExt::collect(issued.into_body()).await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = http_body_util::BodyExt::collect(issued.into_body())
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let secs = state.token_lifetime.as_secs();
     let expires_on = time::OffsetDateTime::now_utc().unix_timestamp() + secs as i64;
@@ -979,7 +1029,10 @@ fn admit(state: &State, tenant: usize) -> Result<InFlight<'_>, u64> {
 }
 
 fn issued_tenant_of(state: &State, token: &str) -> usize {
-    lock(&state.tokens).get(token).map(|t| t.tenant).unwrap_or(0)
+    lock(&state.tokens)
+        .get(token)
+        .map(|t| t.tenant)
+        .unwrap_or(0)
 }
 
 fn skiptoken(offset: usize) -> String {
@@ -1027,7 +1080,12 @@ async fn graph(
             Some(issued) if !issued.roles => {
                 drop(tokens);
                 return (
-                    graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", gzip),
+                    graph_error(
+                        403,
+                        "Authorization_RequestDenied",
+                        "Insufficient privileges to complete the operation.",
+                        gzip,
+                    ),
                     Some(issued_tenant_of(state, token)),
                 );
             }

@@ -3,7 +3,9 @@
 use crate::helpers::*;
 use securescore_exporter::config::AzureEnv;
 use securescore_exporter::simulator::data::{Consent, DEFAULT_FEDERATED_SUBJECT};
-use securescore_exporter::simulator::identity::{make_certificate, TEST_APP_KEY_PEM, TEST_OTHER_KEY_PEM};
+use securescore_exporter::simulator::identity::{
+    make_certificate, TEST_APP_KEY_PEM, TEST_OTHER_KEY_PEM,
+};
 use securescore_exporter::simulator::{Endpoint, ManagedIdentitySpec, SimulatorOptions};
 use std::time::Duration;
 
@@ -21,13 +23,23 @@ fn tenants(f: impl Fn(&mut securescore_exporter::simulator::data::TenantSpec)) -
 }
 
 async fn landing(app: &TestApp) -> String {
-    app.get("/").await.text().await.unwrap().replace("&#39;", "'").replace("&quot;", "\"").replace("&amp;", "&")
+    app.get("/")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
 }
 
 async fn failure_reason(app: &TestApp, tenant: &str) -> Scrape {
     app.wait_ready().await;
     app.wait_for("an auth failure", 10, |s| {
-        s.get("securescore_refresh_failures_total", &[("tenant", tenant), ("reason", "auth")]) >= Some(1.0)
+        s.get(
+            "securescore_refresh_failures_total",
+            &[("tenant", tenant), ("reason", "auth")],
+        ) >= Some(1.0)
     })
     .await
 }
@@ -42,7 +54,11 @@ async fn certificate_credential_from_pem_signs_a_valid_assertion() {
         credential: Some(Box::new(move |t, dir| {
             let path = dir.join("app.pem");
             std::fs::write(&path, &pem2).unwrap();
-            format!("client_id = {}\nclient_certificate_path = {}\n", q(&t.client_id), q(&path.to_string_lossy()))
+            format!(
+                "client_id = {}\nclient_certificate_path = {}\n",
+                q(&t.client_id),
+                q(&path.to_string_lossy())
+            )
         })),
         ..Setup::default()
     })
@@ -50,11 +66,27 @@ async fn certificate_credential_from_pem_signs_a_valid_assertion() {
     app.wait_ready().await;
     let s = app.scrape().await;
     assert_eq!(s.up("contoso"), Some(1.0));
-    let expiry = s.get("securescore_credential_expiry_timestamp_seconds", &[("credential", "contoso")]).unwrap();
-    assert!((expiry - (now() + 30 * 86_400) as f64).abs() < 5.0, "{expiry}");
-    let token = app.sim.requests().into_iter().find(|r| r.endpoint == Endpoint::Token).unwrap();
+    let expiry = s
+        .get(
+            "securescore_credential_expiry_timestamp_seconds",
+            &[("credential", "contoso")],
+        )
+        .unwrap();
+    assert!(
+        (expiry - (now() + 30 * 86_400) as f64).abs() < 5.0,
+        "{expiry}"
+    );
+    let token = app
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.endpoint == Endpoint::Token)
+        .unwrap();
     let form: std::collections::BTreeMap<_, _> = token.form.into_iter().collect();
-    assert_eq!(form["client_assertion_type"], "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    assert_eq!(
+        form["client_assertion_type"],
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
     assert!(!form.contains_key("client_secret"));
     app.stop().await;
 }
@@ -105,17 +137,26 @@ fn tokio_rustls_key_der(pem: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_certificate_with_the_wrong_key_is_refused_with_advice() {
     let (registered, _) = make_certificate(TEST_APP_KEY_PEM, now() - 3600, now() + 86_400).unwrap();
-    let (_, wrong_pem) = make_certificate(TEST_OTHER_KEY_PEM, now() - 3600, now() + 86_400).unwrap();
+    let (_, wrong_pem) =
+        make_certificate(TEST_OTHER_KEY_PEM, now() - 3600, now() + 86_400).unwrap();
     let app = spawn_app(Setup {
         only: vec!["contoso", "fabrikam"],
         sim: tenants(|t| t.certificates = vec![registered.clone()]),
         credential: Some(Box::new(move |t, dir| {
             if t.name != "contoso" {
-                return format!("client_id = {}\nclient_secret = {}\n", q(&t.client_id), q(&t.client_secret));
+                return format!(
+                    "client_id = {}\nclient_secret = {}\n",
+                    q(&t.client_id),
+                    q(&t.client_secret)
+                );
             }
             let path = dir.join("wrong.pem");
             std::fs::write(&path, &wrong_pem).unwrap();
-            format!("client_id = {}\nclient_certificate_path = {}\n", q(&t.client_id), q(&path.to_string_lossy()))
+            format!(
+                "client_id = {}\nclient_certificate_path = {}\n",
+                q(&t.client_id),
+                q(&path.to_string_lossy())
+            )
         })),
         ..Setup::default()
     })
@@ -125,26 +166,39 @@ async fn a_certificate_with_the_wrong_key_is_refused_with_advice() {
     assert_eq!(s.up("fabrikam"), Some(1.0), "another tenant is unaffected");
     let page = landing(&app).await;
     assert!(page.contains("AADSTS700027"), "{page}");
-    assert!(page.contains("upload the certificate's public part"), "{page}");
+    assert!(
+        page.contains("upload the certificate's public part"),
+        "{page}"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn an_expired_certificate_is_refused_and_its_expiry_exported() {
-    let (der, pem) = make_certificate(TEST_APP_KEY_PEM, now() - 40 * 86_400, now() - 86_400).unwrap();
+    let (der, pem) =
+        make_certificate(TEST_APP_KEY_PEM, now() - 40 * 86_400, now() - 86_400).unwrap();
     let app = spawn_app(Setup {
         only: vec!["contoso"],
         sim: tenants(|t| t.certificates = vec![der.clone()]),
         credential: Some(Box::new(move |t, dir| {
             let path = dir.join("old.pem");
             std::fs::write(&path, &pem).unwrap();
-            format!("client_id = {}\nclient_certificate_path = {}\n", q(&t.client_id), q(&path.to_string_lossy()))
+            format!(
+                "client_id = {}\nclient_certificate_path = {}\n",
+                q(&t.client_id),
+                q(&path.to_string_lossy())
+            )
         })),
         ..Setup::default()
     })
     .await;
     let s = failure_reason(&app, "contoso").await;
-    let expiry = s.get("securescore_credential_expiry_timestamp_seconds", &[("credential", "contoso")]).unwrap();
+    let expiry = s
+        .get(
+            "securescore_credential_expiry_timestamp_seconds",
+            &[("credential", "contoso")],
+        )
+        .unwrap();
     assert!(expiry < now() as f64);
     assert!(landing(&app).await.contains("expired"));
     app.stop().await;
@@ -159,29 +213,68 @@ async fn workload_identity_reads_a_rotated_token_file() {
         spawn_app(Setup {
             only: vec!["contoso"],
             interval: "1s",
-            sim: SimulatorOptions { token_lifetime: Duration::from_secs(2), ..SimulatorOptions::default() },
+            sim: SimulatorOptions {
+                token_lifetime: Duration::from_secs(2),
+                ..SimulatorOptions::default()
+            },
             credential: Some(Box::new(move |t, _| {
-                format!("client_id = {}\nfederated_token_file = {}\n", q(&t.client_id), q(&tf.to_string_lossy()))
+                format!(
+                    "client_id = {}\nfederated_token_file = {}\n",
+                    q(&t.client_id),
+                    q(&tf.to_string_lossy())
+                )
             })),
             ..Setup::default()
         })
         .await
     };
     // The token the kubelet projected first: valid for 3 s only.
-    std::fs::write(&token_file, app.sim.issue_federated_token(DEFAULT_FEDERATED_SUBJECT, Duration::from_secs(3))).unwrap();
+    std::fs::write(
+        &token_file,
+        app.sim
+            .issue_federated_token(DEFAULT_FEDERATED_SUBJECT, Duration::from_secs(3)),
+    )
+    .unwrap();
     app.wait_ready().await;
     assert_eq!(app.scrape().await.up("contoso"), Some(1.0));
     // The kubelet rotates the file before the old token expires.
-    std::fs::write(&token_file, app.sim.issue_federated_token(DEFAULT_FEDERATED_SUBJECT, Duration::from_secs(600))).unwrap();
+    std::fs::write(
+        &token_file,
+        app.sim
+            .issue_federated_token(DEFAULT_FEDERATED_SUBJECT, Duration::from_secs(600)),
+    )
+    .unwrap();
     tokio::time::sleep(Duration::from_secs(4)).await; // the first token is now expired
     let before = app.sim.count("contoso", Endpoint::Token);
-    eventually("new tokens from the rotated file", 10, || async { app.sim.count("contoso", Endpoint::Token) >= before + 1 }).await;
-    let s = app.wait_for("a refresh after rotation", 10, |s| s.up("contoso") == Some(1.0)).await;
-    assert_eq!(s.get("securescore_refresh_failures_total", &[("tenant", "contoso"), ("reason", "auth")]), Some(0.0));
+    eventually("new tokens from the rotated file", 10, || async {
+        app.sim.count("contoso", Endpoint::Token) > before
+    })
+    .await;
+    let s = app
+        .wait_for("a refresh after rotation", 10, |s| {
+            s.up("contoso") == Some(1.0)
+        })
+        .await;
+    assert_eq!(
+        s.get(
+            "securescore_refresh_failures_total",
+            &[("tenant", "contoso"), ("reason", "auth")]
+        ),
+        Some(0.0)
+    );
     // A token for a subject with no federated credential is refused with advice.
-    std::fs::write(&token_file, app.sim.issue_federated_token("system:serviceaccount:other:intruder", Duration::from_secs(600))).unwrap();
+    std::fs::write(
+        &token_file,
+        app.sim.issue_federated_token(
+            "system:serviceaccount:other:intruder",
+            Duration::from_secs(600),
+        ),
+    )
+    .unwrap();
     failure_reason(&app, "contoso").await;
-    assert!(landing(&app).await.contains("no federated identity credential"));
+    assert!(landing(&app)
+        .await
+        .contains("no federated identity credential"));
     app.stop().await;
 }
 
@@ -197,9 +290,17 @@ async fn missing_or_unreadable_credential_files_fail_with_the_path() {
         credential: Some(Box::new(move |t, _| {
             if t.name == "contoso" {
                 std::fs::write(&sf, format!("{}\n", t.client_secret)).unwrap();
-                format!("client_id = {}\nclient_secret_file = {}\n", q(&t.client_id), q(&sf.to_string_lossy()))
+                format!(
+                    "client_id = {}\nclient_secret_file = {}\n",
+                    q(&t.client_id),
+                    q(&sf.to_string_lossy())
+                )
             } else {
-                format!("client_id = {}\nfederated_token_file = {}\n", q(&t.client_id), q(&tf.to_string_lossy()))
+                format!(
+                    "client_id = {}\nfederated_token_file = {}\n",
+                    q(&t.client_id),
+                    q(&tf.to_string_lossy())
+                )
             }
         })),
         interval: "1s",
@@ -207,13 +308,21 @@ async fn missing_or_unreadable_credential_files_fail_with_the_path() {
     })
     .await;
     let s = failure_reason(&app, "fabrikam").await;
-    assert_eq!(s.up("contoso"), Some(1.0), "the secret file works (trailing newline trimmed)");
-    assert!(landing(&app).await.contains("cannot read federated_token_file"));
+    assert_eq!(
+        s.up("contoso"),
+        Some(1.0),
+        "the secret file works (trailing newline trimmed)"
+    );
+    assert!(landing(&app)
+        .await
+        .contains("cannot read federated_token_file"));
     // The secret file disappears: the next token request says so.
     std::fs::remove_file(&secret_file).unwrap();
     app.sim.revoke_tokens();
     failure_reason(&app, "contoso").await;
-    assert!(landing(&app).await.contains("cannot read client_secret_file"));
+    assert!(landing(&app)
+        .await
+        .contains("cannot read client_secret_file"));
     app.stop().await;
 }
 
@@ -240,12 +349,17 @@ async fn consent_missing_for_one_tenant_of_a_shared_credential() {
     .await;
     failure_reason(&app, "northwind").await;
     let s = failure_reason(&app, "fabrikam").await;
-    assert_eq!(s.up("contoso"), Some(1.0), "the consented tenant keeps working");
+    assert_eq!(
+        s.up("contoso"),
+        Some(1.0),
+        "the consented tenant keeps working"
+    );
     assert_eq!(s.up("northwind"), Some(0.0));
     assert_eq!(s.up("fabrikam"), Some(0.0));
     let page = landing(&app).await;
     for tenant in ["northwind", "fabrikam"] {
-        let expected = format!("admin consent for SecurityEvents.Read.All is missing in tenant {tenant}");
+        let expected =
+            format!("admin consent for SecurityEvents.Read.All is missing in tenant {tenant}");
         assert!(page.contains(&expected), "{tenant}: {page}");
     }
     assert!(page.contains("/adminconsent?client_id=77777777-7777-4777-8777-777777777777"));
@@ -264,14 +378,23 @@ async fn entra_errors_become_advice() {
     failure_reason(&app, "contoso").await;
     failure_reason(&app, "fabrikam").await;
     let page = landing(&app).await;
-    assert!(page.contains("the client secret of credential contoso is wrong"), "{page}");
+    assert!(
+        page.contains("the client secret of credential contoso is wrong"),
+        "{page}"
+    );
     assert!(page.contains("AADSTS7000215"));
-    assert!(page.contains("the application is disabled in tenant fabrikam"), "{page}");
+    assert!(
+        page.contains("the application is disabled in tenant fabrikam"),
+        "{page}"
+    );
     assert!(page.contains("AADSTS7000112"));
     app.stop().await;
 }
 
-async fn managed_identity_app(azure: fn(&securescore_exporter::simulator::Simulator) -> AzureEnv, client_id: Option<&'static str>) {
+async fn managed_identity_app(
+    azure: fn(&securescore_exporter::simulator::Simulator) -> AzureEnv,
+    client_id: Option<&'static str>,
+) {
     let app = spawn_app(Setup {
         only: vec!["contoso"],
         sim: SimulatorOptions {
@@ -284,7 +407,10 @@ async fn managed_identity_app(azure: fn(&securescore_exporter::simulator::Simula
             ..SimulatorOptions::default()
         },
         credential: Some(Box::new(move |_, _| match client_id {
-            Some(id) => format!("managed_identity = true\nmanaged_identity_client_id = {}\n", q(id)),
+            Some(id) => format!(
+                "managed_identity = true\nmanaged_identity_client_id = {}\n",
+                q(id)
+            ),
             None => "managed_identity = true\n".into(),
         })),
         azure_from_sim: Some(Box::new(azure)),
@@ -301,7 +427,10 @@ async fn managed_identity_app(azure: fn(&securescore_exporter::simulator::Simula
 #[tokio::test]
 async fn managed_identity_through_imds_system_and_user_assigned() {
     fn imds(sim: &securescore_exporter::simulator::Simulator) -> AzureEnv {
-        AzureEnv { imds_host: sim.imds_url(), ..AzureEnv::default() }
+        AzureEnv {
+            imds_host: sim.imds_url(),
+            ..AzureEnv::default()
+        }
     }
     managed_identity_app(imds, None).await;
     managed_identity_app(imds, Some("99999999-9999-4999-8999-999999999999")).await;
@@ -333,7 +462,10 @@ async fn an_unknown_managed_identity_is_an_auth_failure() {
             ..SimulatorOptions::default()
         },
         credential: Some(Box::new(|_, _| "managed_identity = true\n".into())),
-        azure_from_sim: Some(Box::new(|sim| AzureEnv { imds_host: sim.imds_url(), ..AzureEnv::default() })),
+        azure_from_sim: Some(Box::new(|sim| AzureEnv {
+            imds_host: sim.imds_url(),
+            ..AzureEnv::default()
+        })),
         ..Setup::default()
     })
     .await;
@@ -361,8 +493,19 @@ async fn national_clouds_ask_for_their_own_graph_scope() {
         .await;
         app.wait_ready().await;
         assert_eq!(app.scrape().await.up("contoso"), Some(1.0), "{cloud}");
-        let token = app.sim.requests().into_iter().find(|r| r.endpoint == Endpoint::Token).unwrap();
-        assert!(token.form.contains(&("scope".to_string(), scope.to_string())), "{cloud}: {:?}", token.form);
+        let token = app
+            .sim
+            .requests()
+            .into_iter()
+            .find(|r| r.endpoint == Endpoint::Token)
+            .unwrap();
+        assert!(
+            token
+                .form
+                .contains(&("scope".to_string(), scope.to_string())),
+            "{cloud}: {:?}",
+            token.form
+        );
         app.stop().await;
     }
 }

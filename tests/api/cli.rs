@@ -131,7 +131,7 @@ fn azure_environment_convention_defines_a_tenant() {
 }
 
 #[tokio::test]
-async fn demo_runs_without_credentials_never_logs_secrets_and_stops_on_sigterm() {
+async fn demo_runs_without_credentials_never_logs_secrets_at_trace_level_and_stops_on_sigterm() {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("exporter.log");

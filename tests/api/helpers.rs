@@ -30,8 +30,11 @@ pub struct Setup {
     /// The Azure environment the config sees (managed-identity endpoints, authority host).
     pub azure: AzureEnv,
     /// Builds that environment from the running simulator (its IMDS port is known only then).
-    pub azure_from_sim: Option<Box<dyn Fn(&Simulator) -> AzureEnv + Send + Sync>>,
+    pub azure_from_sim: Option<AzureFromSim>,
 }
+
+/// Builds the Azure environment from the running simulator.
+pub type AzureFromSim = Box<dyn Fn(&Simulator) -> AzureEnv + Send + Sync>;
 
 /// Writes a tenant's credential keys; gets the spec and a directory for files.
 pub type CredentialFn = Box<dyn Fn(&TenantSpec, &std::path::Path) -> String + Send + Sync>;
@@ -106,7 +109,11 @@ pub fn write_config(dir: &std::path::Path, sim: &Simulator, setup: &Setup) -> st
         };
         let credential = match &setup.credential {
             Some(f) => f(&t, dir),
-            None => format!("client_id = {}\nclient_secret = {}\n", q(&t.client_id), q(&secret)),
+            None => format!(
+                "client_id = {}\nclient_secret = {}\n",
+                q(&t.client_id),
+                q(&secret)
+            ),
         };
         text.push_str(&format!(
             "\n[[tenants]]\nname = {}\ntenant_id = {}\n{credential}",
@@ -131,8 +138,7 @@ pub async fn spawn_app(setup: Setup) -> TestApp {
         Some(f) => f(&sim),
         None => setup.azure.clone(),
     };
-    let config =
-        Config::load(Some(&config_path), &azure).expect("test config is valid");
+    let config = Config::load(Some(&config_path), &azure).expect("test config is valid");
     let app = App::build(&config).await.expect("app builds");
     let addr = app.local_addrs()[0];
     let shutdown = CancellationToken::new();
