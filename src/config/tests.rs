@@ -348,3 +348,90 @@ fn the_shipped_example_config_is_valid() {
         .expect("config.toml in the repository loads");
     assert!(!c.tenants.is_empty());
 }
+
+#[test]
+fn azure_workload_identity_convention_and_authority_host() {
+    Jail::expect_with(|_jail| {
+        let azure = AzureEnv {
+            tenant_id: Some("00000000-0000-0000-0000-000000000009".into()),
+            client_id: Some("11111111-1111-1111-1111-111111111111".into()),
+            federated_token_file: Some("/var/run/secrets/azure/tokens/azure-identity-token".into()),
+            authority_host: Some("https://login.microsoftonline.us/".into()),
+            ..AzureEnv::default()
+        };
+        let c = Config::load(None, &azure).unwrap();
+        assert_eq!(c.graph.login_url, "https://login.microsoftonline.us");
+        assert!(matches!(
+            c.tenants[0].credential.as_ref(),
+            CredentialConfig::WorkloadIdentity { token_file, .. } if token_file.ends_with("azure-identity-token")
+        ));
+        Ok(())
+    });
+}
+
+#[test]
+fn named_credentials_can_be_set_from_the_environment() {
+    Jail::expect_with(|jail| {
+        jail.set_env(
+            "SECURESCORE_CREDENTIALS__MSP__CLIENT_ID",
+            "22222222-2222-2222-2222-222222222222",
+        );
+        jail.set_env("SECURESCORE_CREDENTIALS__MSP__CLIENT_SECRET", "from-env");
+        let c = load(
+            jail,
+            "[[tenants]]\ntenant_id = \"t1\"\ncredential = \"msp\"\n",
+        )
+        .unwrap();
+        match c.tenants[0].credential.as_ref() {
+            CredentialConfig::ClientSecret { secret, client_id } => {
+                assert_eq!(client_id, "22222222-2222-2222-2222-222222222222");
+                assert_eq!(secret.read().unwrap().expose(), "from-env");
+            }
+            other => panic!("{other:?}"),
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn managed_identity_and_certificate_keys_are_read() {
+    Jail::expect_with(|jail| {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let (_, pem) = crate::simulator::identity::make_certificate(
+            crate::simulator::identity::TEST_APP_KEY_PEM,
+            now - 60,
+            now + 86_400,
+        )
+        .unwrap();
+        jail.create_file("app.pem", &pem)?;
+        let c = load(
+            jail,
+            "[[tenants]]\ntenant_id = \"t1\"\nmanaged_identity = true\nmanaged_identity_client_id = \"mi-1\"\n\n[[tenants]]\ntenant_id = \"t2\"\nclient_id = \"c\"\nclient_certificate_path = \"app.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.tenants[0].credential.as_ref(),
+            &CredentialConfig::ManagedIdentity {
+                client_id: Some("mi-1".into())
+            }
+        );
+        assert!(matches!(
+            c.tenants[1].credential.as_ref(),
+            CredentialConfig::Certificate { .. }
+        ));
+        assert_eq!(c.graph.managed_identity.imds_url, DEFAULT_IMDS_URL);
+        // A PEM without its key is refused, naming the key.
+        let cert_only: String = pem
+            .split("-----BEGIN PRIVATE KEY-----")
+            .next()
+            .unwrap()
+            .to_string();
+        jail.create_file("cert-only.pem", &cert_only)?;
+        let e = err_text(load(jail, "[[tenants]]\ntenant_id = \"t2\"\nclient_id = \"c\"\nclient_certificate_path = \"cert-only.pem\"\n"));
+        assert!(
+            e.contains("tenants[0].client_certificate_path") && e.contains("no private key"),
+            "{e}"
+        );
+        Ok(())
+    });
+}

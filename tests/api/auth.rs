@@ -509,3 +509,67 @@ async fn national_clouds_ask_for_their_own_graph_scope() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_simulator_refuses_a_replayed_or_premature_assertion() {
+    use securescore_exporter::auth::certificate::CertificateCredential;
+    let (der, pem) = make_certificate(TEST_APP_KEY_PEM, now() - 3600, now() + 86_400).unwrap();
+    let sim = securescore_exporter::simulator::Simulator::start(tenants(|t| {
+        t.certificates = vec![der.clone()]
+    }))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.pem");
+    std::fs::write(&path, pem).unwrap();
+    let cred = CertificateCredential::load(&path, None).unwrap();
+    let spec = sim
+        .tenants()
+        .into_iter()
+        .find(|t| t.name == "contoso")
+        .unwrap();
+    let url = format!("{}/{}/oauth2/v2.0/token", sim.base_url(), spec.tenant_id);
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let post = |assertion: String| {
+        let client = client.clone();
+        let (url, id) = (url.clone(), spec.client_id.clone());
+        async move {
+            let r = client
+                .post(&url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", id.as_str()),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value =
+                serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+            (status, body)
+        }
+    };
+    let assertion = cred.assertion(&spec.client_id, &url, now()).unwrap();
+    let (status, body) = post(assertion.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(assertion).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error_codes"][0], 700025, "jti reuse: {body}");
+    // nbf an hour ahead: not yet valid.
+    let (status, body) = post(cred.assertion(&spec.client_id, &url, now() + 3600).unwrap()).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error_codes"][0], 700024, "{body}");
+    // The audience must be this token URL exactly.
+    let other = format!("{}/{}/oauth2/v2.0/token", sim.base_url(), "someone-else");
+    let (_, body) = post(cred.assertion(&spec.client_id, &other, now()).unwrap()).await;
+    assert_eq!(body["error_codes"][0], 700023, "{body}");
+}
