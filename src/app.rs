@@ -59,6 +59,38 @@ fn record_certificate_expiry(config: &Config, metrics: &ExporterMetrics) {
     }
 }
 
+/// A Graph client per configured tenant, named by tenant: for the daemon and the one-shot commands.
+pub fn tenant_graphs(
+    config: &Config,
+    metrics: &Arc<ExporterMetrics>,
+) -> Result<Vec<(String, TenantGraph)>, AppError> {
+    let http = graph::http_client(&config.graph).map_err(AppError::HttpClient)?;
+    config
+        .tenants
+        .iter()
+        .map(|t| {
+            let tokens = TokenProvider::new(
+                http.clone(),
+                &config.graph,
+                &t.name,
+                &t.tenant_id,
+                &t.credential_name,
+                t.credential.clone(),
+                metrics.clone(),
+            );
+            TenantGraph::new(
+                http.clone(),
+                &config.graph,
+                &t.name,
+                tokens,
+                metrics.clone(),
+            )
+            .map(|g| (t.name.clone(), g))
+            .map_err(AppError::GraphUrl)
+        })
+        .collect()
+}
+
 /// A built, not yet running daemon.
 pub struct App {
     listeners: Vec<TcpListener>,
@@ -78,35 +110,17 @@ impl App {
                 .map(|t| (t.name.as_str(), t.tenant_id.as_str())),
         ));
         metrics.register_store(store.clone(), config.refresh.interval);
-        let http = graph::http_client(&config.graph).map_err(AppError::HttpClient)?;
         record_certificate_expiry(config, &metrics);
-        let mut refreshers = Vec::with_capacity(config.tenants.len());
-        for t in &config.tenants {
-            let tokens = TokenProvider::new(
-                http.clone(),
-                &config.graph,
-                &t.name,
-                &t.tenant_id,
-                &t.credential_name,
-                t.credential.clone(),
-                metrics.clone(),
-            );
-            let graph = TenantGraph::new(
-                http.clone(),
-                &config.graph,
-                &t.name,
-                tokens,
-                metrics.clone(),
-            )
-            .map_err(AppError::GraphUrl)?;
-            refreshers.push(TenantRefresher {
-                name: t.name.clone(),
+        let refreshers = tenant_graphs(config, &metrics)?
+            .into_iter()
+            .map(|(name, graph)| TenantRefresher {
+                name,
                 graph,
                 store: store.clone(),
                 metrics: metrics.clone(),
                 config: config.refresh.clone(),
-            });
-        }
+            })
+            .collect();
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for addr in &config.listen {

@@ -22,6 +22,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backfill;
 pub mod cloud;
 pub mod config;
 pub mod demo;
@@ -30,6 +31,7 @@ pub mod graph;
 pub mod landing;
 pub mod metrics;
 pub mod refresh;
+pub mod report;
 pub mod secret;
 pub mod server;
 pub mod simulator;

@@ -37,6 +37,13 @@ struct Cli {
     command: Option<Command>,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ReportFormat {
+    Json,
+    Csv,
+    Markdown,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the daemon against the built-in Microsoft Graph simulator (no credentials, no network).
@@ -47,6 +54,25 @@ enum Command {
     },
     /// Validate the configuration and exit: 0 if good, 2 with a message naming the bad key.
     CheckConfig,
+    /// Write up to N days of history as OpenMetrics for `promtool tsdb create-blocks-from openmetrics`.
+    Backfill {
+        /// Days of history per tenant (Graph keeps 90).
+        #[arg(long, default_value_t = 90)]
+        days: usize,
+        /// Output file (OpenMetrics text, ending in `# EOF`).
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        /// Extra label on every series, e.g. `--label job=securescore --label instance=host:10057`
+        /// (what Prometheus adds at scrape time), so backfilled series continue the live ones.
+        #[arg(long = "label", value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+    },
+    /// Fetch every tenant once and print a report; non-zero exit if any tenant failed.
+    Snapshot {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ReportFormat,
+    },
     /// Run only the Graph simulator (for benchmarks and experiments) and write a daemon config for it.
     Simulate {
         /// Address of the simulator's HTTPS listener.
@@ -214,6 +240,96 @@ async fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
+        Some(Command::Backfill {
+            days,
+            output,
+            labels,
+        }) => {
+            let config = match load(&cli) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            init_logging(&cli, Some(&config));
+            let labels = match securescore_exporter::backfill::parse_labels(labels) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let started = std::time::Instant::now();
+            match securescore_exporter::backfill::run(&config, *days, output, &labels).await {
+                Ok(s) => {
+                    eprintln!(
+                        "wrote {}: {} tenant(s), up to {} day(s), {} samples, {} bytes in {:.1} s",
+                        output.display(),
+                        s.tenants_written,
+                        s.days_written,
+                        s.samples,
+                        s.bytes,
+                        started.elapsed().as_secs_f64()
+                    );
+                    for (tenant, error) in &s.failures {
+                        eprintln!("error: tenant {tenant}: {error}");
+                    }
+                    if s.failures.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {}", securescore_exporter::error::chain(&e));
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Snapshot { format }) => {
+            let config = match load(&cli) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            // Reports go to stdout; keep the log quiet unless asked.
+            if cli.log_level.is_none() {
+                telemetry::init("warn", log_format(&cli, Some(&config)));
+            } else {
+                init_logging(&cli, Some(&config));
+            }
+            match securescore_exporter::report::collect(&config).await {
+                Ok(report) => {
+                    let text = match format {
+                        ReportFormat::Json => securescore_exporter::report::to_json(&report),
+                        ReportFormat::Csv => securescore_exporter::report::to_csv(&report),
+                        ReportFormat::Markdown => {
+                            securescore_exporter::report::to_markdown(&report)
+                        }
+                    };
+                    print!("{text}");
+                    for t in report.tenants.iter().filter(|t| t.status == "error") {
+                        eprintln!(
+                            "error: tenant {}: {}",
+                            t.tenant,
+                            t.error.as_deref().unwrap_or("")
+                        );
+                    }
+                    if report.any_failed() {
+                        ExitCode::FAILURE
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {}", securescore_exporter::error::chain(&e));
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some(Command::Demo { refresh_interval }) => match run_demo(&cli, refresh_interval).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

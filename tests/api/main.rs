@@ -7,6 +7,7 @@ mod cli;
 mod dashboards;
 mod graph_behaviour;
 mod helpers;
+mod history;
 mod lifecycle;
 mod metrics_values;
 mod real_tools;
