@@ -13,7 +13,8 @@
 //! - [`store`]: the last good snapshot and refresh status of every tenant.
 //! - [`refresh`]: when Graph is called: one loop per tenant, with jitter and backoff.
 //! - [`metrics`]: every metric name and HELP text; the collector that renders the store.
-//! - [`server`] and [`landing`]: HTTP transport and the landing page.
+//! - [`server`] and [`status_page`]: HTTP transport and the status page at `/`.
+//! - [`backfill`] and [`report`]: the one-shot `backfill` (OpenMetrics history) and `snapshot` (reports) commands.
 //! - [`app`]: wiring; what `main` and the tests start.
 //! - [`simulator`]: a Microsoft Graph and Entra ID look-alike on loopback HTTPS, for `demo` and tests.
 //! - [`demo`]: runs the real daemon against the simulator.
@@ -28,7 +29,6 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod graph;
-pub mod landing;
 pub mod metrics;
 pub mod refresh;
 pub mod report;
@@ -36,5 +36,6 @@ pub mod secret;
 pub mod server;
 pub mod simulator;
 pub mod snapshot;
+pub mod status_page;
 pub mod store;
 pub mod telemetry;

@@ -3,8 +3,8 @@
 //! Hyper 1 with one task per connection and graceful shutdown. Handlers only read the
 //! in-memory store; nothing here ever waits on Graph.
 
-use crate::landing;
 use crate::metrics::{ExporterMetrics, TEXT_CONTENT_TYPE};
+use crate::status_page;
 use crate::store::Store;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -117,14 +117,44 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     match req.uri().path() {
         "/metrics" => metrics(state, &req),
         "/" => {
-            let mut r = Response::new(Full::new(Bytes::from(landing::render(&state.store))));
+            let mut r = Response::new(Full::new(Bytes::from(status_page::render(&state.store))));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             );
             r.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+                HeaderValue::from_static(status_page::CSP),
+            );
+            r.headers_mut().insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            r
+        }
+        "/static/status.css" => {
+            let mut r = Response::new(Full::new(Bytes::from(status_page::stylesheet())));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            );
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+            r
+        }
+        "/static/favicon.svg" | "/favicon.ico" => {
+            let mut r = Response::new(Full::new(Bytes::from_static(
+                status_page::FAVICON_SVG.as_bytes(),
+            )));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml"),
+            );
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
             );
             r
         }

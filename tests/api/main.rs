@@ -13,3 +13,4 @@ mod metrics_values;
 mod real_tools;
 mod rules;
 mod server;
+mod status_page;

@@ -57,7 +57,10 @@ async fn landing_page_lists_tenants_and_links_metrics() {
     for t in ["contoso", "fabrikam", "northwind", "tailspin"] {
         assert!(html.contains(t), "{t}");
     }
-    assert!(html.contains("no score yet"), "tailspin has no record yet");
+    assert!(
+        html.contains("No Secure Score yet"),
+        "tailspin has no record yet"
+    );
     assert!(!html.contains("<script"));
     app.stop().await;
 }
