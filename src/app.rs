@@ -9,6 +9,7 @@ use crate::metrics::ExporterMetrics;
 use crate::refresh::TenantRefresher;
 use crate::server::{self, HttpState};
 use crate::store::Store;
+use crate::web_config::WebConfigSource;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -27,6 +28,8 @@ pub enum AppError {
     HttpClient(#[source] reqwest::Error),
     #[error("graph_url is not a URL")]
     GraphUrl(#[source] url::ParseError),
+    #[error(transparent)]
+    WebConfig(#[from] crate::web_config::WebConfigError),
 }
 
 /// Exports notAfter of every certificate credential, and warns about those close to it.
@@ -102,6 +105,10 @@ pub struct App {
 impl App {
     /// Builds components and binds every listen address.
     pub async fn build(config: &Config) -> Result<App, AppError> {
+        let web = match &config.web_config_file {
+            Some(path) => Some(WebConfigSource::open(path)?),
+            None => None,
+        };
         let metrics = ExporterMetrics::new();
         let store = Arc::new(Store::new(
             config
@@ -139,7 +146,11 @@ impl App {
         Ok(App {
             listeners,
             addrs,
-            state: HttpState { metrics, store },
+            state: HttpState {
+                metrics,
+                store,
+                web: web.map(Arc::new),
+            },
             refreshers,
         })
     }

@@ -118,12 +118,14 @@ impl Default for RawLog {
 #[serde(deny_unknown_fields, default)]
 struct RawWeb {
     listen_address: Vec<String>,
+    config_file: Option<PathBuf>,
 }
 
 impl Default for RawWeb {
     fn default() -> Self {
         RawWeb {
             listen_address: vec![DEFAULT_LISTEN_ADDRESS.into()],
+            config_file: None,
         }
     }
 }
@@ -196,6 +198,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Addresses to listen on, already resolved (`:10057` means every IPv4 interface).
     pub listen: Vec<SocketAddr>,
+    /// `--web.config.file` / `web.config_file`: TLS, basic auth and headers (exporter-toolkit format).
+    pub web_config_file: Option<PathBuf>,
     pub tenants: Vec<TenantConfig>,
 }
 
@@ -701,6 +705,7 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
             format,
         },
         listen,
+        web_config_file: raw.web.config_file,
         tenants,
     })
 }

@@ -39,3 +39,4 @@ pub mod snapshot;
 pub mod status_page;
 pub mod store;
 pub mod telemetry;
+pub mod web_config;

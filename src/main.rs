@@ -27,6 +27,10 @@ struct Cli {
     /// Address to listen on (repeatable); overrides web.listen_address.
     #[arg(long = "web.listen-address", global = true, value_name = "ADDR")]
     listen: Vec<String>,
+    /// TLS, mutual TLS, basic auth and headers, in the exporter-toolkit web-config format
+    /// (overrides web.config_file).
+    #[arg(long = "web.config.file", global = true, value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
     /// Log level or filter (overrides log.level; RUST_LOG wins over both).
     #[arg(long = "log.level", global = true, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -120,6 +124,19 @@ fn load(cli: &Cli) -> Result<Config, securescore_exporter::config::ConfigError> 
                 })
             })
             .collect::<Result<_, _>>()?;
+    }
+    if let Some(path) = &cli.web_config_file {
+        config.web_config_file = Some(path.clone());
+    }
+    if let Some(path) = &config.web_config_file {
+        // A bad web config is a configuration error, reported before anything listens.
+        securescore_exporter::web_config::WebConfig::load(path).map_err(|e| {
+            securescore_exporter::config::ConfigError::Invalid {
+                key: "--web.config.file".into(),
+                origin: String::new(),
+                reason: e.to_string(),
+            }
+        })?;
     }
     Ok(config)
 }

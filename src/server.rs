@@ -1,35 +1,53 @@
-//! HTTP transport: `/metrics`, `/`, `/-/healthy`, `/-/ready`.
+//! HTTP transport: `/metrics`, `/` (status page), `/-/healthy`, `/-/ready`.
 //!
 //! Hyper 1 with one task per connection and graceful shutdown. Handlers only read the
-//! in-memory store; nothing here ever waits on Graph.
+//! in-memory store; nothing here ever waits on Graph. With `--web.config.file`, connections are
+//! TLS (optionally mutual, with allowed SANs), requests need basic auth, and responses carry the
+//! configured headers. Slow or idle clients are cut off, request headers are bounded, and the
+//! number of open connections is capped.
 
 use crate::metrics::{ExporterMetrics, TEXT_CONTENT_TYPE};
 use crate::status_page;
 use crate::store::Store;
+use crate::web_config::{sans_allowed, WebConfig, WebConfigSource};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// Most connections served at once; further clients wait in the accept queue.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// A client gets this long to send its request headers (and to start the next request).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A TLS handshake must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Request line plus headers larger than this get 431.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
 /// What the handlers read.
 #[derive(Clone)]
 pub struct HttpState {
     pub metrics: Arc<ExporterMetrics>,
     pub store: Arc<Store>,
+    pub web: Option<Arc<WebConfigSource>>,
 }
 
 /// Serves `listener` until `shutdown` fires, then lets open requests finish (up to 10 s).
 pub async fn serve(listener: TcpListener, state: HttpState, shutdown: CancellationToken) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.cancelled() => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -43,19 +61,45 @@ pub async fn serve(listener: TcpListener, state: HttpState, shutdown: Cancellati
             _ = shutdown.cancelled() => break,
         };
         let state = state.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(route(&state, req)) }
-        });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            // Slowloris guard: a client gets 10 s to send its request headers.
-            .header_read_timeout(Duration::from_secs(10))
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            let _permit = permit;
+            let web = state.web.as_ref().map(|w| w.get());
+            match web.as_ref().and_then(|w| w.tls.clone()) {
+                None => serve_connection(TokioIo::new(stream), state, watcher).await,
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                    let stream = match tokio::time::timeout(
+                        HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let allowed = web
+                        .as_ref()
+                        .map(|w| w.client_allowed_sans.as_slice())
+                        .unwrap_or(&[]);
+                    if !allowed.is_empty() {
+                        let cert = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .map(|c| c.as_ref().to_vec());
+                        if !cert.is_some_and(|c| sans_allowed(&c, allowed)) {
+                            tracing::debug!(%peer, "client certificate SAN not allowed");
+                            return;
+                        }
+                    }
+                    serve_connection(TokioIo::new(stream), state, watcher).await
+                }
             }
         });
     }
@@ -65,6 +109,28 @@ pub async fn serve(listener: TcpListener, state: HttpState, shutdown: Cancellati
         _ = tokio::time::sleep(Duration::from_secs(10)) => {
             tracing::warn!("connections still open after 10 s; closing them");
         }
+    }
+}
+
+async fn serve_connection<IO>(
+    io: TokioIo<IO>,
+    state: HttpState,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&state, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        // Slowloris guard: a client gets 10 s to send its request headers.
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .serve_connection(io, service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
     }
 }
 
@@ -105,6 +171,35 @@ fn gzip(body: &[u8]) -> Option<Vec<u8>> {
     );
     enc.write_all(body).ok()?;
     enc.finish().ok()
+}
+
+async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let web: Option<Arc<WebConfig>> = state.web.as_ref().map(|w| w.get());
+    let mut resp = match (&state.web, &web) {
+        (Some(source), Some(cfg)) if cfg.requires_auth() => {
+            let auth = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            if source.authorize(cfg, auth).await {
+                route(state, req)
+            } else {
+                let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"securescore_exporter\""),
+                );
+                r
+            }
+        }
+        _ => route(state, req),
+    };
+    if let Some(cfg) = &web {
+        for (k, v) in &cfg.headers {
+            resp.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    resp
 }
 
 fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
