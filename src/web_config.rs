@@ -401,10 +401,13 @@ fn stamp(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
         .collect()
 }
 
+/// The parsed config, the files it came from, and their modification times then.
+type Loaded = (Arc<WebConfig>, Vec<PathBuf>, Vec<Option<SystemTime>>);
+
 /// A web config that follows its file.
 pub struct WebConfigSource {
     path: PathBuf,
-    current: RwLock<(Arc<WebConfig>, Vec<PathBuf>, Vec<Option<SystemTime>>)>,
+    current: RwLock<Loaded>,
     /// user → SHA-256 of a password that verified, so bcrypt runs once per password.
     verified: Mutex<HashMap<String, [u8; 32]>>,
 }
@@ -544,6 +547,6 @@ pub fn sans_allowed(cert: &[u8], allowed: &[String]) -> bool {
             },
             _ => String::new(),
         };
-        allowed.iter().any(|a| *a == v)
+        allowed.contains(&v)
     })
 }
