@@ -162,10 +162,36 @@ fn tls_version(
     }
 }
 
+const CLIENT_AUTH_TYPES: [&str; 5] = [
+    "NoClientCert",
+    "RequestClientCert",
+    "RequireAnyClientCert",
+    "VerifyClientCertIfGiven",
+    "RequireAndVerifyClientCert",
+];
+
 fn build_tls(path: &Path, t: &RawTls) -> Result<Arc<rustls::ServerConfig>, WebConfigError> {
     use pki_types::pem::PemObject;
+    let auth = t.client_auth_type.as_deref().unwrap_or("NoClientCert");
+    if !CLIENT_AUTH_TYPES.contains(&auth) {
+        return Err(invalid(
+            path,
+            format!(
+                "tls_server_config.client_auth_type: unknown value {auth:?} (one of {})",
+                CLIENT_AUTH_TYPES.join(", ")
+            ),
+        ));
+    }
+    let read = |key: &str, f: &Path| {
+        std::fs::read(f).map_err(|e| {
+            invalid(
+                path,
+                format!("tls_server_config.{key}: cannot read {}: {e}", f.display()),
+            )
+        })
+    };
     let cert_pem = match (&t.cert_file, &t.cert) {
-        (Some(f), None) => read(f)?,
+        (Some(f), None) => read("cert_file", f)?,
         (None, Some(c)) => c.clone().into_bytes(),
         (Some(_), Some(_)) => {
             return Err(invalid(
@@ -176,7 +202,7 @@ fn build_tls(path: &Path, t: &RawTls) -> Result<Arc<rustls::ServerConfig>, WebCo
         (None, None) => return Err(invalid(path, "tls_server_config.cert_file is required")),
     };
     let key_pem = match (&t.key_file, &t.key) {
-        (Some(f), None) => read(f)?,
+        (Some(f), None) => read("key_file", f)?,
         (None, Some(k)) => k.expose().as_bytes().to_vec(),
         (Some(_), Some(_)) => {
             return Err(invalid(
@@ -243,7 +269,7 @@ fn build_tls(path: &Path, t: &RawTls) -> Result<Arc<rustls::ServerConfig>, WebCo
         .map_err(|e| invalid(path, format!("tls_server_config: {e}")))?;
     let client_roots = || -> Result<Arc<rustls::RootCertStore>, WebConfigError> {
         let pem = match (&t.client_ca_file, &t.client_ca) {
-            (Some(f), _) => read(f)?,
+            (Some(f), _) => read("client_ca_file", f)?,
             (None, Some(c)) => c.clone().into_bytes(),
             (None, None) => {
                 return Err(invalid(
@@ -271,7 +297,6 @@ fn build_tls(path: &Path, t: &RawTls) -> Result<Arc<rustls::ServerConfig>, WebCo
     let verifier_error = |e: rustls::server::VerifierBuilderError| {
         invalid(path, format!("tls_server_config.client_ca_file: {e}"))
     };
-    let auth = t.client_auth_type.as_deref().unwrap_or("NoClientCert");
     let builder = match auth {
         "NoClientCert" => builder.with_no_client_auth(),
         "RequestClientCert" | "RequireAnyClientCert" => builder.with_client_cert_verifier(Arc::new(AnyClientCert {

@@ -31,6 +31,8 @@ pub struct Setup {
     pub azure: AzureEnv,
     /// Builds that environment from the running simulator (its IMDS port is known only then).
     pub azure_from_sim: Option<AzureFromSim>,
+    /// A web config (exporter-toolkit YAML), written next to the config and referenced by it.
+    pub web_config: Option<String>,
 }
 
 /// Builds the Azure environment from the running simulator.
@@ -55,6 +57,7 @@ impl Default for Setup {
             extra_toml: String::new(),
             azure: AzureEnv::default(),
             azure_from_sim: None,
+            web_config: None,
         }
     }
 }
@@ -88,7 +91,7 @@ pub fn write_config(dir: &std::path::Path, sim: &Simulator, setup: &Setup) -> st
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, sim.ca_pem()).unwrap();
     let mut text = format!(
-        "[graph]\nlogin_url = {url}\ngraph_url = {url}\nca_file = {ca}\ntimeout = {timeout}\nmax_retries = {retries}\nretry_backoff = {backoff}\n{extra}\n[refresh]\ninterval = {interval}\nfailure_backoff = {fb}\n\n[web]\nlisten_address = [\"127.0.0.1:0\"]\n",
+        "[graph]\nlogin_url = {url}\ngraph_url = {url}\nca_file = {ca}\ntimeout = {timeout}\nmax_retries = {retries}\nretry_backoff = {backoff}\n{extra}\n[refresh]\ninterval = {interval}\nfailure_backoff = {fb}\n\n[web]\nlisten_address = [\"127.0.0.1:0\"]\n{web}",
         url = q(sim.base_url()),
         ca = q(&ca.to_string_lossy()),
         timeout = q(setup.timeout),
@@ -97,6 +100,14 @@ pub fn write_config(dir: &std::path::Path, sim: &Simulator, setup: &Setup) -> st
         extra = setup.extra_graph,
         interval = q(setup.interval),
         fb = q(setup.failure_backoff),
+        web = match &setup.web_config {
+            Some(yaml) => {
+                let path = dir.join("web.yml");
+                std::fs::write(&path, yaml).unwrap();
+                format!("config_file = {}\n", q(&path.to_string_lossy()))
+            }
+            None => String::new(),
+        },
     );
     for t in sim.tenants() {
         if !setup.only.is_empty() && !setup.only.contains(&t.name.as_str()) {

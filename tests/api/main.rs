@@ -14,3 +14,4 @@ mod real_tools;
 mod rules;
 mod server;
 mod status_page;
+mod web;
