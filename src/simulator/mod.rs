@@ -71,7 +71,17 @@ pub enum Fault {
     Forbidden,
     /// The profiles page carries this `@odata.nextLink`.
     NextLink(String),
+    /// The connection is dropped without an answer.
+    ConnectionReset,
+    /// 200 with an HTML error page (a proxy's), not JSON.
+    WrongContentType,
+    /// 200 with a body of this many bytes.
+    Oversized(usize),
 }
+
+/// Marks a response that must become a dropped connection.
+#[derive(Clone, Copy)]
+struct DropConnection;
 
 /// A fault that applies to matching requests a number of times.
 #[derive(Debug, Clone)]
@@ -114,6 +124,8 @@ pub struct SimulatorOptions {
     pub listen: SocketAddr,
     /// A managed identity, served on a second, plain-HTTP loopback listener like IMDS.
     pub managed_identity: Option<ManagedIdentitySpec>,
+    /// Seconds the simulated Entra ID's clock is ahead of this host's (negative: behind).
+    pub clock_offset_secs: i64,
 }
 
 impl Default for SimulatorOptions {
@@ -126,6 +138,7 @@ impl Default for SimulatorOptions {
             today: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             managed_identity: None,
+            clock_offset_secs: 0,
         }
     }
 }
@@ -214,6 +227,7 @@ struct State {
     faults: Mutex<Vec<FaultRule>>,
     log: Mutex<Vec<RequestRecord>>,
     federation: identity::FederatedIssuer,
+    clock_offset_secs: i64,
     used_jti: Mutex<std::collections::HashSet<String>>,
     managed_identity: Option<ManagedIdentitySpec>,
 }
@@ -312,6 +326,7 @@ impl Simulator {
             faults: Mutex::default(),
             log: Mutex::default(),
             federation: identity::FederatedIssuer::new(format!("https://{addr}/oidc")),
+            clock_offset_secs: options.clock_offset_secs,
             used_jti: Mutex::default(),
             managed_identity: options.managed_identity.clone(),
         });
@@ -496,7 +511,16 @@ async fn accept_loop(
             };
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+                async move {
+                    let resp = handle(&state, req).await;
+                    if resp.extensions().get::<DropConnection>().is_some() {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "simulated reset",
+                        ));
+                    }
+                    Ok(resp)
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), service);
@@ -770,6 +794,25 @@ async fn fault_response(fault: &Fault, gzip: bool, entra: bool) -> Option<Resp> 
         Fault::MalformedJson => Some(raw_response(200, br#"{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#security/secureScores","value":[{"id":"trunc"#.to_vec(), gzip)),
         Fault::Unauthorized => Some(graph_error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.", gzip)),
         Fault::Forbidden => Some(graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", gzip)),
+        Fault::ConnectionReset => {
+            let mut r = raw_response(500, Vec::new(), false);
+            r.extensions_mut().insert(DropConnection);
+            Some(r)
+        }
+        Fault::WrongContentType => {
+            let mut r = raw_response(200, b"<html><body><h1>Proxy error</h1><p>The upstream is unavailable.</p></body></html>".to_vec(), gzip);
+            r.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("text/html"));
+            Some(r)
+        }
+        Fault::Oversized(n) => {
+            let mut body = Vec::with_capacity(*n);
+            body.extend_from_slice(br#"{"value":["#);
+            while body.len() + 16 < *n {
+                body.extend_from_slice(br#"{"id":"padding"},"#);
+            }
+            body.extend_from_slice(br#"{"id":"end"}]}"#);
+            Some(raw_response(200, body, false))
+        }
         Fault::Partial { .. } | Fault::NextLink(_) => None,
     }
 }
@@ -847,7 +890,7 @@ async fn token(
                 Some(t),
             );
         }
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() + state.clock_offset_secs;
         let audience = format!("{}/{tenant_key}/oauth2/v2.0/token", state.base_url);
         let checked = if identity::is_certificate_assertion(assertion) {
             identity::verify_certificate_assertion(

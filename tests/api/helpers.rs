@@ -73,13 +73,43 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-pub fn init_logs() {
-    if std::env::var_os("TEST_LOG").is_some() {
-        securescore_exporter::telemetry::init(
-            "debug",
-            securescore_exporter::config::LogFormat::Text,
-        );
+thread_local! {
+    /// Log lines emitted on this thread: each `#[tokio::test]` runs its daemon on one thread.
+    static THREAD_LOG: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Writes log lines into the emitting thread's buffer (and to stderr with TEST_LOG).
+struct ThreadLog;
+
+impl std::io::Write for ThreadLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        THREAD_LOG.with(|l| l.borrow_mut().extend_from_slice(buf));
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(buf)?;
+        }
+        Ok(buf.len())
     }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// This thread's log so far.
+pub fn thread_log() -> String {
+    THREAD_LOG.with(|l| String::from_utf8_lossy(&l.borrow()).to_string())
+}
+
+/// One global subscriber for the whole test binary (a scoped one can miss callsites that other
+/// threads registered first).
+pub fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(|| ThreadLog)
+            .with_ansi(false)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .try_init();
+    });
 }
 
 pub fn q(s: &str) -> String {
