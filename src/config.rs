@@ -419,6 +419,15 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Loads from TOML text instead of a file (for fuzzing and embedding); no environment.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let fig = Figment::new().merge(Toml::string(text));
+        let raw: RawSettings = fig.extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
+        validate(raw, &fig, &AzureEnv::default())
+    }
+}
+
 /// Describes where a key came from, e.g. ` in TOML file /etc/x/config.toml`.
 fn origin_of(fig: &Figment, key: &str) -> String {
     match fig.find_metadata(key) {

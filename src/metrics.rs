@@ -257,6 +257,27 @@ impl Collector for SecureScoreCollector {
     }
 }
 
+/// The text exposition of one tenant's snapshot (fuzzing and property tests).
+pub fn render_snapshot_for_tests(
+    tenant: &str,
+    tenant_id: &str,
+    snapshot: crate::snapshot::TenantSnapshot,
+) -> String {
+    let store = Store::new([(tenant, tenant_id)]);
+    store.record_success(tenant, snapshot);
+    let collector =
+        SecureScoreCollector::new(Arc::new(Store::default()), Duration::from_secs(3600));
+    // The registry drops empty families before encoding; the encoder refuses them.
+    let families: Vec<MetricFamily> = collector
+        .families(&store.tenants())
+        .into_iter()
+        .filter(|f| !f.get_metric().is_empty())
+        .collect();
+    let mut buf = Vec::new();
+    let _ = TextEncoder::new().encode(&families, &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
 /// The exporter's own metrics, and the registry everything is gathered from.
 pub struct ExporterMetrics {
     registry: Registry,

@@ -335,10 +335,15 @@ impl WebConfig {
     /// Parses and validates `path`.
     pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         let text = read(path)?;
+        WebConfig::parse(&text, path)
+    }
+
+    /// Parses and validates YAML `text`; `path` names it in errors and anchors nothing else.
+    pub fn parse(text: &[u8], path: &Path) -> Result<WebConfig, WebConfigError> {
         let raw: RawWebConfig = if text.iter().all(|b| b.is_ascii_whitespace()) {
             RawWebConfig::default()
         } else {
-            serde_norway::from_slice(&text).map_err(|e| invalid(path, e.to_string()))?
+            serde_norway::from_slice(text).map_err(|e| invalid(path, e.to_string()))?
         };
         let tls = match &raw.tls_server_config {
             Some(t) => {

@@ -11,6 +11,7 @@ mod helpers;
 mod history;
 mod lifecycle;
 mod metrics_values;
+mod properties;
 mod real_tools;
 mod rules;
 mod server;
