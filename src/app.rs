@@ -116,7 +116,11 @@ impl App {
                 .iter()
                 .map(|t| (t.name.as_str(), t.tenant_id.as_str())),
         ));
-        metrics.register_store(store.clone(), config.refresh.interval);
+        metrics.register_store(
+            store.clone(),
+            config.refresh.interval,
+            config.series.clone(),
+        );
         record_certificate_expiry(config, &metrics);
         let refreshers = tenant_graphs(config, &metrics)?
             .into_iter()

@@ -46,6 +46,8 @@ struct RawSettings {
     refresh: RawRefresh,
     log: RawLog,
     web: RawWeb,
+    metrics: RawMetrics,
+    shard: RawShard,
     tenants: Vec<RawTenant>,
     credentials: BTreeMap<String, RawCredential>,
 }
@@ -130,6 +132,25 @@ impl Default for RawWeb {
     }
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    controls: Option<String>,
+    include_tenants: Vec<String>,
+    exclude_tenants: Vec<String>,
+    include_categories: Vec<String>,
+    exclude_categories: Vec<String>,
+    include_services: Vec<String>,
+    exclude_services: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawShard {
+    index: Option<u32>,
+    count: Option<u32>,
+}
+
 /// Credential keys; a tenant carries the same keys inline (serde's `flatten` would break
 /// `deny_unknown_fields` and figment's error attribution, so the tenant repeats them).
 #[derive(Debug, Deserialize, Default)]
@@ -200,6 +221,10 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     /// `--web.config.file` / `web.config_file`: TLS, basic auth and headers (exporter-toolkit format).
     pub web_config_file: Option<PathBuf>,
+    /// Which control, category and service series are exported (`[metrics]`).
+    pub series: crate::series_filter::SeriesFilter,
+    /// This replica's shard (`index`, `count`); tenants of other shards were dropped.
+    pub shard: Option<(u32, u32)>,
     pub tenants: Vec<TenantConfig>,
 }
 
@@ -413,7 +438,23 @@ pub fn figment(path: Option<&Path>) -> Figment {
 impl Config {
     /// Loads and validates: `path` (if given), the environment, and the Azure convention.
     pub fn load(path: Option<&Path>, azure: &AzureEnv) -> Result<Config, ConfigError> {
-        let fig = figment(path);
+        Config::load_with(path, azure, &[])
+    }
+
+    /// Like [`Config::load`], with command-line overrides (`("shard.index", "2")`) on top.
+    pub fn load_with(
+        path: Option<&Path>,
+        azure: &AzureEnv,
+        overrides: &[(&str, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut fig = figment(path);
+        for (key, value) in overrides {
+            let v: figment::value::Value = match value.parse::<u32>() {
+                Ok(n) => n.into(),
+                Err(_) => value.clone().into(),
+            };
+            fig = fig.merge(figment::providers::Serialized::default(key, v));
+        }
         let raw: RawSettings = fig.extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
         validate(raw, &fig, azure)
     }
@@ -486,6 +527,17 @@ fn normalise_url(fig: &Figment, key: &str, value: &str) -> Result<String, Config
         ));
     }
     Ok(value.trim_end_matches('/').to_string())
+}
+
+/// The shard (of `count`) that owns `tenant`: FNV-1a of the name, so assignment is stable across
+/// restarts, versions and replicas, and adding a tenant moves no other.
+pub fn shard_of(tenant: &str, count: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in tenant.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(count.max(1))) as u32
 }
 
 /// Tenant ids go into the token URL path: a GUID or a verified domain, nothing else.
@@ -683,6 +735,53 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
         });
     }
 
+    let controls = match raw.metrics.controls.as_deref() {
+        None => crate::series_filter::ControlsMode::All,
+        Some(v) => crate::series_filter::ControlsMode::parse(v).ok_or_else(|| {
+            invalid(
+                fig,
+                "metrics.controls",
+                format!("`{v}` is not one of `all`, `incomplete`, `none`"),
+            )
+        })?,
+    };
+    let series = crate::series_filter::SeriesFilter {
+        controls,
+        categories: crate::series_filter::Patterns {
+            include: raw.metrics.include_categories,
+            exclude: raw.metrics.exclude_categories,
+        },
+        services: crate::series_filter::Patterns {
+            include: raw.metrics.include_services,
+            exclude: raw.metrics.exclude_services,
+        },
+    };
+    let tenant_filter = crate::series_filter::Patterns {
+        include: raw.metrics.include_tenants,
+        exclude: raw.metrics.exclude_tenants,
+    };
+    tenants.retain(|t| tenant_filter.allows(&t.name));
+    let shard = match (raw.shard.index, raw.shard.count) {
+        (None, None) => None,
+        (Some(i), Some(n)) if n > 0 && i < n => Some((i, n)),
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                fig,
+                "shard.index",
+                "must be below shard.count, and shard.count above 0",
+            ))
+        }
+        _ => {
+            return Err(invalid(
+                fig,
+                "shard.count",
+                "shard.index and shard.count go together",
+            ))
+        }
+    };
+    if let Some((i, n)) = shard {
+        tenants.retain(|t| shard_of(&t.name, n) == i);
+    }
     Ok(Config {
         graph: GraphConfig {
             scope: format!("{}/.default", cloud.graph_url()),
@@ -715,6 +814,8 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
         },
         listen,
         web_config_file: raw.web.config_file,
+        series,
+        shard,
         tenants,
     })
 }

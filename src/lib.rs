@@ -13,6 +13,7 @@
 //! - [`store`]: the last good snapshot and refresh status of every tenant.
 //! - [`refresh`]: when Graph is called: one loop per tenant, with jitter and backoff.
 //! - [`metrics`]: every metric name and HELP text; the collector that renders the store.
+//! - [`series_filter`]: cardinality controls (which control, category and tenant series exist).
 //! - [`server`] and [`status_page`]: HTTP transport and the status page at `/`.
 //! - [`backfill`] and [`report`]: the one-shot `backfill` (OpenMetrics history) and `snapshot` (reports) commands.
 //! - [`app`]: wiring; what `main` and the tests start.
@@ -33,6 +34,7 @@ pub mod metrics;
 pub mod refresh;
 pub mod report;
 pub mod secret;
+pub mod series_filter;
 pub mod server;
 pub mod simulator;
 pub mod snapshot;

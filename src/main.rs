@@ -31,6 +31,13 @@ struct Cli {
     /// (overrides web.config_file).
     #[arg(long = "web.config.file", global = true, value_name = "FILE")]
     web_config_file: Option<PathBuf>,
+    /// This replica's shard index (overrides shard.index). `hostname` takes the trailing number
+    /// of $HOSTNAME, as in a StatefulSet pod name (`securescore-exporter-2` → 2).
+    #[arg(long = "shard.index", global = true, value_name = "N|hostname")]
+    shard_index: Option<String>,
+    /// Number of shards (overrides shard.count).
+    #[arg(long = "shard.count", global = true, value_name = "N")]
+    shard_count: Option<u32>,
     /// Log level or filter (overrides log.level; RUST_LOG wins over both).
     #[arg(long = "log.level", global = true, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -109,7 +116,30 @@ fn init_logging(cli: &Cli, config: Option<&Config>) {
 }
 
 fn load(cli: &Cli) -> Result<Config, securescore_exporter::config::ConfigError> {
-    let mut config = Config::load(cli.config.as_deref(), &AzureEnv::from_process())?;
+    let mut overrides = Vec::new();
+    if let Some(index) = &cli.shard_index {
+        let index = if index == "hostname" {
+            let host = std::env::var("HOSTNAME").unwrap_or_default();
+            host.rsplit('-').next().unwrap_or_default().to_string()
+        } else {
+            index.clone()
+        };
+        if index.parse::<u32>().is_err() {
+            return Err(securescore_exporter::config::ConfigError::Invalid {
+                key: "--shard.index".into(),
+                origin: " (from the command line)".into(),
+                reason: format!(
+                    "`{index}` is not a shard number (or `hostname` with a trailing -N)"
+                ),
+            });
+        }
+        overrides.push(("shard.index", index));
+    }
+    if let Some(count) = cli.shard_count {
+        overrides.push(("shard.count", count.to_string()));
+    }
+    let mut config =
+        Config::load_with(cli.config.as_deref(), &AzureEnv::from_process(), &overrides)?;
     if !cli.listen.is_empty() {
         config.listen = cli
             .listen

@@ -7,6 +7,7 @@
 //! - [`ExporterMetrics`] holds the exporter's own counters and histograms.
 
 use crate::error::FailureReason;
+use crate::series_filter::SeriesFilter;
 use crate::snapshot::ScoreSnapshot;
 use crate::store::{Store, TenantState};
 use prometheus::core::{Collector, Desc};
@@ -133,6 +134,7 @@ pub struct SecureScoreCollector {
     store: Arc<Store>,
     descs: Vec<Desc>,
     helps: Vec<String>,
+    filter: SeriesFilter,
 }
 
 impl SecureScoreCollector {
@@ -165,7 +167,14 @@ impl SecureScoreCollector {
             store,
             descs,
             helps,
+            filter: SeriesFilter::default(),
         }
+    }
+
+    /// Exports only the series `filter` allows.
+    pub fn with_filter(mut self, filter: SeriesFilter) -> SecureScoreCollector {
+        self.filter = filter;
+        self
     }
 
     /// The families for the given tenants, in `SNAPSHOT_METRICS` order.
@@ -187,7 +196,7 @@ impl SecureScoreCollector {
             fams[up].add(&[tenant], if t.up { 1.0 } else { 0.0 });
             fams[last].add_opt(&[tenant], t.last_success);
             if let Some(score) = t.snapshot.as_ref().and_then(|s| s.score.as_ref()) {
-                add_score(&mut fams, &idx, tenant, &t.tenant_id, score);
+                add_score(&mut fams, &idx, tenant, &t.tenant_id, score, &self.filter);
             }
         }
         fams.into_iter().map(|f| f.mf).collect()
@@ -200,6 +209,7 @@ fn add_score(
     tenant: &str,
     configured_id: &str,
     s: &ScoreSnapshot,
+    filter: &SeriesFilter,
 ) {
     fams[idx(CURRENT_POINTS)].add_opt(&[tenant], s.current_points);
     fams[idx(MAX_POINTS)].add_opt(&[tenant], s.max_points);
@@ -211,11 +221,19 @@ fn add_score(
     for service in &s.enabled_services {
         fams[idx(ENABLED_SERVICE_INFO)].add(&[tenant, service], 1.0);
     }
-    for c in &s.categories {
+    for c in s
+        .categories
+        .iter()
+        .filter(|c| filter.categories.allows(&c.category))
+    {
         fams[idx(CATEGORY_POINTS)].add(&[tenant, &c.category], c.points);
         fams[idx(CATEGORY_MAX_POINTS)].add(&[tenant, &c.category], c.max_points);
     }
-    for c in &s.controls {
+    for c in s
+        .controls
+        .iter()
+        .filter(|c| filter.control(&c.category, &c.info.service, c.points, c.max_points))
+    {
         let labels = [tenant, c.name.as_str(), c.category.as_str()];
         fams[idx(CONTROL_POINTS)].add_opt(&labels, c.points);
         fams[idx(CONTROL_MAX_POINTS)].add_opt(&labels, c.max_points);
@@ -240,10 +258,27 @@ fn add_score(
     }
     for p in &s.peers {
         fams[idx(PEER_AVERAGE_RATIO)].add_opt(&[tenant, &p.basis], p.average_ratio);
-        for (cat, points, max) in &p.categories {
+        for (cat, points, max) in p
+            .categories
+            .iter()
+            .filter(|(c, _, _)| filter.categories.allows(c))
+        {
             fams[idx(PEER_CATEGORY_POINTS)].add_opt(&[tenant, &p.basis, cat], *points);
             fams[idx(PEER_CATEGORY_MAX_POINTS)].add_opt(&[tenant, &p.basis, cat], *max);
         }
+    }
+}
+
+/// Registers a collector that is also used outside the registry.
+struct SharedCollector(Arc<SecureScoreCollector>);
+
+impl Collector for SharedCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.0.desc()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.0.collect()
     }
 }
 
@@ -281,6 +316,8 @@ pub fn render_snapshot_for_tests(
 /// The exporter's own metrics, and the registry everything is gathered from.
 pub struct ExporterMetrics {
     registry: Registry,
+    /// The per-tenant collector, also used alone by `/probe`.
+    collector: std::sync::OnceLock<Arc<SecureScoreCollector>>,
     refresh_failures: IntCounterVec,
     refresh_duration: Histogram,
     graph_requests: IntCounterVec,
@@ -353,6 +390,7 @@ impl ExporterMetrics {
         }
         Arc::new(ExporterMetrics {
             registry,
+            collector: std::sync::OnceLock::new(),
             refresh_failures,
             refresh_duration,
             graph_requests,
@@ -363,9 +401,17 @@ impl ExporterMetrics {
     }
 
     /// Adds the per-tenant collector over `store`.
-    pub fn register_store(&self, store: Arc<Store>, refresh_interval: Duration) {
+    pub fn register_store(
+        &self,
+        store: Arc<Store>,
+        refresh_interval: Duration,
+        filter: SeriesFilter,
+    ) {
+        let collector =
+            Arc::new(SecureScoreCollector::new(store, refresh_interval).with_filter(filter));
+        let _ = self.collector.set(collector.clone());
         self.registry
-            .register(Box::new(SecureScoreCollector::new(store, refresh_interval)))
+            .register(Box::new(SharedCollector(collector)))
             .expect("the store collector registers once");
     }
 
@@ -411,6 +457,30 @@ impl ExporterMetrics {
         self.credential_expiry
             .with_label_values(&[credential])
             .set(not_after);
+    }
+
+    /// One tenant's series (the multi-target `/probe?tenant=`), or `None` for an unknown tenant.
+    pub fn encode_tenant(&self, tenant: &str) -> Option<Vec<u8>> {
+        let collector = self.collector.get()?;
+        let states: Vec<TenantState> = collector
+            .store
+            .tenants()
+            .into_iter()
+            .filter(|t| t.name == tenant)
+            .collect();
+        if states.is_empty() {
+            return None;
+        }
+        let families: Vec<MetricFamily> = collector
+            .families(&states)
+            .into_iter()
+            .filter(|f| !f.get_metric().is_empty())
+            .collect();
+        let mut buf = Vec::with_capacity(64 * 1024);
+        if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
+            tracing::error!(error = %e, "encoding probe metrics failed");
+        }
+        Some(buf)
     }
 
     /// The whole exposition in text format 0.0.4.

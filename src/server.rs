@@ -211,6 +211,27 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     }
     match req.uri().path() {
         "/metrics" => metrics(state, &req),
+        "/probe" => {
+            let tenant = req.uri().query().and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "tenant" || k == "target")
+                    .map(|(_, v)| v.into_owned())
+            });
+            match tenant.and_then(|t| state.metrics.encode_tenant(&t)) {
+                Some(body) => {
+                    let mut r = Response::new(Full::new(Bytes::from(body)));
+                    r.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static(TEXT_CONTENT_TYPE),
+                    );
+                    r
+                }
+                None => text(
+                    StatusCode::NOT_FOUND,
+                    "unknown tenant: use /probe?tenant=NAME with a configured tenant name\n",
+                ),
+            }
+        }
         "/" => {
             let mut r = Response::new(Full::new(Bytes::from(status_page::render(&state.store))));
             r.headers_mut().insert(

@@ -435,3 +435,99 @@ fn managed_identity_and_certificate_keys_are_read() {
         Ok(())
     });
 }
+
+fn many_tenants(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("[[tenants]]\nname = \"customer-{i:04}\"\ntenant_id = \"t{i}\"\ncredential = \"msp\"\n"))
+        .collect::<String>()
+        + "[credentials.msp]\nclient_id = \"c\"\nclient_secret = \"s\"\n"
+}
+
+#[test]
+fn shards_partition_tenants_completely_and_stably() {
+    Jail::expect_with(|jail| {
+        let text = many_tenants(200);
+        let mut seen = std::collections::BTreeMap::new();
+        for index in 0..3u32 {
+            jail.create_file("config.toml", &text)?;
+            let c = Config::load_with(
+                Some(Path::new("config.toml")),
+                &AzureEnv::default(),
+                &[
+                    ("shard.index", index.to_string()),
+                    ("shard.count", "3".into()),
+                ],
+            )
+            .unwrap();
+            assert_eq!(c.shard, Some((index, 3)));
+            assert!(
+                c.tenants.len() > 40,
+                "roughly a third each: {}",
+                c.tenants.len()
+            );
+            for t in c.tenants {
+                assert!(
+                    seen.insert(t.name.clone(), index).is_none(),
+                    "{} in two shards",
+                    t.name
+                );
+            }
+        }
+        assert_eq!(seen.len(), 200, "every tenant in exactly one shard");
+        // Adding tenants moves none of the existing ones.
+        let bigger = many_tenants(260);
+        jail.create_file("config.toml", &bigger)?;
+        for index in 0..3u32 {
+            let c = Config::load_with(
+                Some(Path::new("config.toml")),
+                &AzureEnv::default(),
+                &[
+                    ("shard.index", index.to_string()),
+                    ("shard.count", "3".into()),
+                ],
+            )
+            .unwrap();
+            for t in c.tenants {
+                if let Some(old) = seen.get(&t.name) {
+                    assert_eq!(*old, index, "{} moved", t.name);
+                }
+            }
+        }
+        // From the file and the environment too, and validated.
+        jail.create_file(
+            "config.toml",
+            &format!("[shard]\nindex = 1\ncount = 2\n{}", many_tenants(10)),
+        )?;
+        let c = Config::load(Some(Path::new("config.toml")), &AzureEnv::default()).unwrap();
+        assert_eq!(c.shard, Some((1, 2)));
+        jail.set_env("SECURESCORE_SHARD__INDEX", "5");
+        let e = err_text(Config::load(
+            Some(Path::new("config.toml")),
+            &AzureEnv::default(),
+        ));
+        assert!(e.contains("shard.index"), "{e}");
+        Ok(())
+    });
+}
+
+#[test]
+fn metrics_settings_are_read_and_checked() {
+    Jail::expect_with(|jail| {
+        let c = load(
+            jail,
+            &format!("[metrics]\ncontrols = \"incomplete\"\nexclude_categories = [\"device\"]\ninclude_tenants = [\"customer-000*\"]\n{}", many_tenants(30)),
+        )
+        .unwrap();
+        assert_eq!(
+            c.series.controls,
+            crate::series_filter::ControlsMode::Incomplete
+        );
+        assert_eq!(c.tenants.len(), 10, "customer-0000 … customer-0009");
+        let e = err_text(load(
+            jail,
+            &format!("[metrics]\ncontrols = \"some\"\n{MINIMAL}"),
+        ));
+        assert!(e.contains("metrics.controls"), "{e}");
+        Ok(())
+    });
+}

@@ -126,6 +126,8 @@ pub struct SimulatorOptions {
     pub managed_identity: Option<ManagedIdentitySpec>,
     /// Seconds the simulated Entra ID's clock is ahead of this host's (negative: behind).
     pub clock_offset_secs: i64,
+    /// Keep the request log (tests read it; long soak runs turn it off so it does not grow).
+    pub record_requests: bool,
 }
 
 impl Default for SimulatorOptions {
@@ -139,6 +141,7 @@ impl Default for SimulatorOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             managed_identity: None,
             clock_offset_secs: 0,
+            record_requests: true,
         }
     }
 }
@@ -228,6 +231,7 @@ struct State {
     log: Mutex<Vec<RequestRecord>>,
     federation: identity::FederatedIssuer,
     clock_offset_secs: i64,
+    record_requests: bool,
     used_jti: Mutex<std::collections::HashSet<String>>,
     managed_identity: Option<ManagedIdentitySpec>,
 }
@@ -327,6 +331,7 @@ impl Simulator {
             log: Mutex::default(),
             federation: identity::FederatedIssuer::new(format!("https://{addr}/oidc")),
             clock_offset_secs: options.clock_offset_secs,
+            record_requests: options.record_requests,
             used_jti: Mutex::default(),
             managed_identity: options.managed_identity.clone(),
         });
@@ -676,7 +681,10 @@ impl State {
                 }
         })?;
         rule.remaining -= 1;
-        Some(rule.fault.clone())
+        let fault = rule.fault.clone();
+        // Spent rules go, so a long run of injections does not accumulate.
+        faults.retain(|r| r.remaining > 0);
+        Some(fault)
     }
 }
 
@@ -764,7 +772,9 @@ async fn handle(state: &State, req: Request<Incoming>) -> Resp {
     };
     record.tenant = tenant.map(|i| state.tenants[i].spec.name.clone());
     record.status = resp.status().as_u16();
-    lock(&state.log).push(record);
+    if state.record_requests {
+        lock(&state.log).push(record);
+    }
     resp
 }
 

@@ -14,6 +14,7 @@ mod metrics_values;
 mod properties;
 mod real_tools;
 mod rules;
+mod scale;
 mod server;
 mod status_page;
 mod web;
