@@ -62,6 +62,32 @@ fn record_certificate_expiry(config: &Config, metrics: &ExporterMetrics) {
     }
 }
 
+/// The Graph client of one tenant.
+fn tenant_graph(
+    http: &reqwest::Client,
+    config: &Config,
+    t: &crate::config::TenantConfig,
+    metrics: &Arc<ExporterMetrics>,
+) -> Result<TenantGraph, AppError> {
+    let tokens = TokenProvider::new(
+        http.clone(),
+        &config.graph,
+        &t.name,
+        &t.tenant_id,
+        &t.credential_name,
+        t.credential.clone(),
+        metrics.clone(),
+    );
+    TenantGraph::new(
+        http.clone(),
+        &config.graph,
+        &t.name,
+        tokens,
+        metrics.clone(),
+    )
+    .map_err(AppError::GraphUrl)
+}
+
 /// A Graph client per configured tenant, named by tenant: for the daemon and the one-shot commands.
 pub fn tenant_graphs(
     config: &Config,
@@ -71,40 +97,46 @@ pub fn tenant_graphs(
     config
         .tenants
         .iter()
-        .map(|t| {
-            let tokens = TokenProvider::new(
-                http.clone(),
-                &config.graph,
-                &t.name,
-                &t.tenant_id,
-                &t.credential_name,
-                t.credential.clone(),
-                metrics.clone(),
-            );
-            TenantGraph::new(
-                http.clone(),
-                &config.graph,
-                &t.name,
-                tokens,
-                metrics.clone(),
-            )
-            .map(|g| (t.name.clone(), g))
-            .map_err(AppError::GraphUrl)
-        })
+        .map(|t| Ok((t.name.clone(), tenant_graph(&http, config, t, metrics)?)))
         .collect()
 }
+
+/// Reads the configuration again, for reloads.
+pub type ConfigLoader = Arc<dyn Fn() -> Result<Config, crate::config::ConfigError> + Send + Sync>;
+
+/// A reload request: the answer goes back on the oneshot.
+pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<String, String>>;
 
 /// A built, not yet running daemon.
 pub struct App {
     listeners: Vec<TcpListener>,
     addrs: Vec<SocketAddr>,
     state: HttpState,
-    refreshers: Vec<TenantRefresher>,
+    config: Config,
+    loader: Option<ConfigLoader>,
+    reloads: tokio::sync::mpsc::Receiver<ReloadRequest>,
+    reload_sender: tokio::sync::mpsc::Sender<ReloadRequest>,
+}
+
+/// A running tenant refresher.
+struct Running {
+    config: crate::config::TenantConfig,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl App {
     /// Builds components and binds every listen address.
     pub async fn build(config: &Config) -> Result<App, AppError> {
+        App::build_with_loader(config, None).await
+    }
+
+    /// Like [`App::build`]; with a loader, SIGHUP (through [`App::reload_sender`]) and
+    /// `POST /-/reload` re-read the configuration.
+    pub async fn build_with_loader(
+        config: &Config,
+        loader: Option<ConfigLoader>,
+    ) -> Result<App, AppError> {
         let web = match &config.web_config_file {
             Some(path) => Some(WebConfigSource::open(path)?),
             None => None,
@@ -122,16 +154,9 @@ impl App {
             config.series.clone(),
         );
         record_certificate_expiry(config, &metrics);
-        let refreshers = tenant_graphs(config, &metrics)?
-            .into_iter()
-            .map(|(name, graph)| TenantRefresher {
-                name,
-                graph,
-                store: store.clone(),
-                metrics: metrics.clone(),
-                config: config.refresh.clone(),
-            })
-            .collect();
+        // Fail at build time, not in the background, if a client cannot be made.
+        tenant_graphs(config, &metrics)?;
+        let (reload_sender, reloads) = tokio::sync::mpsc::channel(4);
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for addr in &config.listen {
@@ -154,8 +179,12 @@ impl App {
                 metrics,
                 store,
                 web: web.map(Arc::new),
+                reload: loader.is_some().then(|| reload_sender.clone()),
             },
-            refreshers,
+            config: config.clone(),
+            loader,
+            reloads,
+            reload_sender,
         })
     }
 
@@ -172,21 +201,156 @@ impl App {
         self.state.metrics.clone()
     }
 
+    /// Sends reload requests (SIGHUP in `main`); answered only when built with a loader.
+    pub fn reload_sender(&self) -> tokio::sync::mpsc::Sender<ReloadRequest> {
+        self.reload_sender.clone()
+    }
+
+    fn start_tenant(
+        &self,
+        http: &reqwest::Client,
+        config: &Config,
+        t: &crate::config::TenantConfig,
+        shutdown: &CancellationToken,
+    ) -> Result<Running, AppError> {
+        let graph = tenant_graph(http, config, t, &self.state.metrics)?;
+        let stop = shutdown.child_token();
+        let refresher = TenantRefresher {
+            name: t.name.clone(),
+            graph,
+            store: self.state.store.clone(),
+            metrics: self.state.metrics.clone(),
+            config: config.refresh.clone(),
+        };
+        let task = tokio::spawn(refresher.run(stop.clone()));
+        Ok(Running {
+            config: t.clone(),
+            stop,
+            task,
+        })
+    }
+
+    /// Applies a new configuration: removed tenants stop and their series vanish, added tenants
+    /// start, unchanged tenants keep their data and schedule.
+    fn apply(
+        &mut self,
+        new: Config,
+        running: &mut std::collections::HashMap<String, Running>,
+        http: &mut reqwest::Client,
+        shutdown: &CancellationToken,
+    ) -> Result<String, AppError> {
+        let graph_changed = new.graph != self.config.graph || new.refresh != self.config.refresh;
+        if new.listen != self.config.listen
+            || new.web_config_file != self.config.web_config_file
+            || new.series != self.config.series
+        {
+            tracing::warn!("listen addresses, the web config path and [metrics] settings change only on restart");
+        }
+        let new_http = if graph_changed {
+            graph::http_client(&new.graph).map_err(AppError::HttpClient)?
+        } else {
+            http.clone()
+        };
+        let wanted: std::collections::HashSet<&str> =
+            new.tenants.iter().map(|t| t.name.as_str()).collect();
+        let mut removed = 0;
+        running.retain(|name, r| {
+            if wanted.contains(name.as_str()) {
+                return true;
+            }
+            r.stop.cancel();
+            self.state.store.remove(name);
+            self.state.metrics.remove_tenant(name);
+            removed += 1;
+            false
+        });
+        let (mut added, mut restarted) = (0, 0);
+        for t in &new.tenants {
+            match running.get(&t.name) {
+                Some(r) if r.config == *t && !graph_changed => continue,
+                Some(r) => {
+                    r.stop.cancel();
+                    restarted += 1;
+                }
+                None => {
+                    self.state.store.add(&t.name, &t.tenant_id);
+                    added += 1;
+                }
+            }
+            let started = self.start_tenant(&new_http, &new, t, shutdown)?;
+            running.insert(t.name.clone(), started);
+        }
+        self.state
+            .store
+            .retain_order(new.tenants.iter().map(|t| t.name.as_str()));
+        record_certificate_expiry(&new, &self.state.metrics);
+        *http = new_http;
+        self.config = new;
+        Ok(format!(
+            "{added} added, {removed} removed, {restarted} restarted, {} unchanged",
+            running.len() - added - restarted
+        ))
+    }
+
     /// Runs until `shutdown` fires, then waits for the server and refreshers to stop.
-    pub async fn run_until(self, shutdown: CancellationToken) {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (listener, addr) in self.listeners.into_iter().zip(&self.addrs) {
+    pub async fn run_until(mut self, shutdown: CancellationToken) {
+        let mut servers = tokio::task::JoinSet::new();
+        for (listener, addr) in std::mem::take(&mut self.listeners)
+            .into_iter()
+            .zip(&self.addrs)
+        {
             tracing::info!(address = %addr, "listening");
-            tasks.spawn(server::serve(
+            servers.spawn(server::serve(
                 listener,
                 self.state.clone(),
                 shutdown.clone(),
             ));
         }
-        for r in self.refreshers {
-            tasks.spawn(r.run(shutdown.clone()));
+        let mut http = match graph::http_client(&self.config.graph) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the HTTP client");
+                return;
+            }
+        };
+        let mut running = std::collections::HashMap::new();
+        let config = self.config.clone();
+        for t in &config.tenants {
+            match self.start_tenant(&http, &config, t, &shutdown) {
+                Ok(r) => {
+                    running.insert(t.name.clone(), r);
+                }
+                Err(e) => tracing::error!(tenant = %t.name, error = %e, "tenant not started"),
+            }
         }
-        while let Some(res) = tasks.join_next().await {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                request = self.reloads.recv() => {
+                    let Some(reply) = request else { continue };
+                    let outcome = match self.loader.clone() {
+                        None => Err("this daemon was started without a reloadable configuration".to_string()),
+                        Some(load) => match load() {
+                            Err(e) => Err(e.to_string()),
+                            Ok(new) => self.apply(new, &mut running, &mut http, &shutdown).map_err(|e| crate::error::chain(&e)),
+                        },
+                    };
+                    match &outcome {
+                        Ok(summary) => tracing::info!(%summary, "configuration reloaded"),
+                        Err(e) => tracing::error!(error = %e, "configuration reload failed; keeping the running configuration"),
+                    }
+                    self.state.metrics.set_config_reload_successful(outcome.is_ok());
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+        for (_, r) in running {
+            r.stop.cancel();
+            if let Err(e) = r.task.await {
+                tracing::error!(error = %e, "refresher ended abnormally");
+            }
+        }
+        while let Some(res) = servers.join_next().await {
             if let Err(e) = res {
                 // A panic in one task must not take the others down silently.
                 tracing::error!(error = %e, "task ended abnormally");

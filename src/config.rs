@@ -229,7 +229,7 @@ pub struct Config {
 }
 
 /// Where and how to reach Entra ID and Microsoft Graph.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GraphConfig {
     pub cloud: Cloud,
     /// Authority host, without a trailing slash; tokens come from `{login_url}/{tenant}/oauth2/v2.0/token`.
@@ -263,7 +263,7 @@ pub struct ManagedIdentityEndpoints {
 /// The Azure Instance Metadata Service.
 pub const DEFAULT_IMDS_URL: &str = "http://169.254.169.254";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RefreshConfig {
     pub interval: Duration,
     pub failure_backoff: Duration,
@@ -282,7 +282,7 @@ pub struct LogConfig {
 }
 
 /// One monitored tenant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TenantConfig {
     /// The `tenant` label.
     pub name: String,

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 /// Exit code for a configuration that cannot be used.
 const EXIT_CONFIG: u8 = 2;
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(
     name = "securescore_exporter",
     version,
@@ -55,7 +55,7 @@ enum ReportFormat {
     Markdown,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 enum Command {
     /// Run the daemon against the built-in Microsoft Graph simulator (no credentials, no network).
     Demo {
@@ -191,14 +191,39 @@ async fn shutdown_signal(token: CancellationToken) {
     token.cancel();
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
+/// Reloads on SIGHUP until the process ends.
+fn reload_on_sighup(sender: tokio::sync::mpsc::Sender<securescore_exporter::app::ReloadRequest>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received, reloading the configuration");
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if sender.send(reply).await.is_err() {
+                return;
+            }
+            let _ = answer.await;
+        }
+    });
+}
+
+async fn run(
+    config: Config,
+    loader: Option<securescore_exporter::app::ConfigLoader>,
+) -> anyhow::Result<()> {
     if config.refresh.interval < std::time::Duration::from_secs(60) {
         tracing::warn!(
             interval = %humantime::format_duration(config.refresh.interval),
             "refresh.interval is under a minute: Graph's Secure Score changes once a day, so this only spends Graph quota"
         );
     }
-    let app = App::build(&config).await.context("starting the exporter")?;
+    let app = App::build_with_loader(&config, loader)
+        .await
+        .context("starting the exporter")?;
+    reload_on_sighup(app.reload_sender());
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         tenants = config.tenants.len(),
@@ -232,7 +257,10 @@ async fn run_demo(cli: &Cli, refresh_interval: &str) -> anyhow::Result<()> {
         "demo: the daemon reads the built-in Graph simulator; open http://{}/metrics",
         listen[0]
     );
-    run(demo.config.clone()).await
+    let path = demo.config_path.clone();
+    let loader: securescore_exporter::app::ConfigLoader =
+        std::sync::Arc::new(move || Config::load(Some(&path), &AzureEnv::default()));
+    run(demo.config.clone(), Some(loader)).await
 }
 
 async fn run_simulator(
@@ -403,7 +431,10 @@ async fn main() -> ExitCode {
                 }
             };
             init_logging(&cli, Some(&config));
-            match run(config).await {
+            let for_reload = cli.clone();
+            let loader: securescore_exporter::app::ConfigLoader =
+                std::sync::Arc::new(move || load(&for_reload));
+            match run(config, Some(loader)).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "exporter failed");

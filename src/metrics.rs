@@ -427,6 +427,20 @@ impl ExporterMetrics {
         }
     }
 
+    /// Drops a removed tenant's counters, so its series vanish.
+    pub fn remove_tenant(&self, tenant: &str) {
+        for r in FailureReason::ALL {
+            let _ = self
+                .refresh_failures
+                .remove_label_values(&[tenant, r.as_str()]);
+        }
+        for endpoint in [crate::graph::SECURE_SCORES, crate::graph::CONTROL_PROFILES] {
+            let _ = self
+                .partial_responses
+                .remove_label_values(&[tenant, endpoint]);
+        }
+    }
+
     pub fn refresh_failed(&self, tenant: &str, reason: FailureReason) {
         self.refresh_failures
             .with_label_values(&[tenant, reason.as_str()])

@@ -37,6 +37,8 @@ pub struct HttpState {
     pub metrics: Arc<ExporterMetrics>,
     pub store: Arc<Store>,
     pub web: Option<Arc<WebConfigSource>>,
+    /// Where `POST /-/reload` sends its request (none: reload is not available).
+    pub reload: Option<tokio::sync::mpsc::Sender<crate::app::ReloadRequest>>,
 }
 
 /// Serves `listener` until `shutdown` fires, then lets open requests finish (up to 10 s).
@@ -182,7 +184,7 @@ async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Full<Byte
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok());
             if source.authorize(cfg, auth).await {
-                route(state, req)
+                dispatch(state, req).await
             } else {
                 let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
                 r.headers_mut().insert(
@@ -192,7 +194,7 @@ async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Full<Byte
                 r
             }
         }
-        _ => route(state, req),
+        _ => dispatch(state, req).await,
     };
     if let Some(cfg) = &web {
         for (k, v) in &cfg.headers {
@@ -200,6 +202,44 @@ async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Full<Byte
         }
     }
     resp
+}
+
+/// `/-/reload` (POST or PUT) is answered after the reload; everything else by [`route`].
+async fn dispatch(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.uri().path() != "/-/reload" {
+        return route(state, req);
+    }
+    if req.method() != Method::POST && req.method() != Method::PUT {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "use POST to reload\n");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST, PUT"));
+        return r;
+    }
+    let Some(sender) = &state.reload else {
+        return text(StatusCode::NOT_FOUND, "reload is not available\n");
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if sender.send(reply).await.is_err() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    }
+    let (status, body) = match answer.await {
+        Ok(Ok(summary)) => (StatusCode::OK, format!("reloaded: {summary}\n")),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reload failed, keeping the running configuration: {e}\n"),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_string(),
+        ),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
 }
 
 fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {

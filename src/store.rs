@@ -71,6 +71,44 @@ impl Store {
         }
     }
 
+    /// Adds a tenant (after a reload); an existing entry is kept as it is.
+    pub fn add(&self, name: &str, tenant_id: &str) {
+        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        if tenants.iter().any(|t| t.name == name) {
+            return;
+        }
+        tenants.push(TenantState {
+            name: name.to_string(),
+            tenant_id: tenant_id.to_string(),
+            snapshot: None,
+            up: false,
+            attempted: false,
+            last_success: None,
+            last_attempt: None,
+            last_error: None,
+        });
+    }
+
+    /// Forgets a tenant (after a reload): its series vanish.
+    pub fn remove(&self, name: &str) {
+        self.tenants
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|t| t.name != name);
+    }
+
+    /// Orders the tenants as `names` lists them (configuration order).
+    pub fn retain_order<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let order: Vec<&str> = names.into_iter().collect();
+        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        tenants.sort_by_key(|t| {
+            order
+                .iter()
+                .position(|n| *n == t.name)
+                .unwrap_or(usize::MAX)
+        });
+    }
+
     /// Records a successful refresh.
     pub fn record_success(&self, name: &str, snapshot: TenantSnapshot) {
         let snapshot = Arc::new(snapshot);

@@ -180,7 +180,12 @@ pub async fn spawn_app(setup: Setup) -> TestApp {
         None => setup.azure.clone(),
     };
     let config = Config::load(Some(&config_path), &azure).expect("test config is valid");
-    let app = App::build(&config).await.expect("app builds");
+    let (path, env) = (config_path.clone(), azure.clone());
+    let loader: securescore_exporter::app::ConfigLoader =
+        std::sync::Arc::new(move || Config::load(Some(&path), &env));
+    let app = App::build_with_loader(&config, Some(loader))
+        .await
+        .expect("app builds");
     let addr = app.local_addrs()[0];
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(app.run_until(shutdown.clone()));

@@ -13,6 +13,7 @@ mod lifecycle;
 mod metrics_values;
 mod properties;
 mod real_tools;
+mod reload;
 mod rules;
 mod scale;
 mod server;
