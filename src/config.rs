@@ -50,6 +50,15 @@ struct RawSettings {
     shard: RawShard,
     tenants: Vec<RawTenant>,
     credentials: BTreeMap<String, RawCredential>,
+    /// Files or directories of generated tenant lists (TOML `[[tenants]]` or CSV).
+    tenant_files: Vec<PathBuf>,
+}
+
+/// A tenants file: only `[[tenants]]` tables.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawTenantFile {
+    tenants: Vec<RawTenant>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -529,6 +538,129 @@ fn normalise_url(fig: &Figment, key: &str, value: &str) -> Result<String, Config
     Ok(value.trim_end_matches('/').to_string())
 }
 
+const CSV_COLUMNS: [&str; 9] = [
+    "name",
+    "tenant_id",
+    "credential",
+    "client_id",
+    "client_secret_file",
+    "client_certificate_path",
+    "federated_token_file",
+    "managed_identity",
+    "managed_identity_client_id",
+];
+
+/// Reads `tenant_files`: files, or directories whose `*.toml` and `*.csv` files are read in
+/// name order. Returns each tenant with its file and line.
+fn read_tenant_files(
+    fig: &Figment,
+    paths: &[PathBuf],
+) -> Result<Vec<(PathBuf, usize, RawTenant)>, ConfigError> {
+    let mut files = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| {
+            invalid(
+                fig,
+                "tenant_files",
+                format!("cannot read {}: {e}", p.display()),
+            )
+        })?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| {
+                    invalid(
+                        fig,
+                        "tenant_files",
+                        format!("cannot list {}: {e}", p.display()),
+                    )
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml" || x == "csv"))
+                .collect();
+            entries.sort();
+            files.extend(entries);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| {
+            invalid(
+                fig,
+                "tenant_files",
+                format!("cannot read {}: {e}", f.display()),
+            )
+        })?;
+        let bad =
+            |line: usize, reason: String| invalid(fig, format!("{}:{line}", f.display()), reason);
+        if f.extension().is_some_and(|x| x == "csv") {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(text.as_bytes());
+            let headers = reader
+                .headers()
+                .map_err(|e| bad(1, format!("not CSV: {e}")))?
+                .clone();
+            for h in headers.iter() {
+                if !CSV_COLUMNS.contains(&h) {
+                    return Err(bad(
+                        1,
+                        format!("unknown column `{h}` (known: {})", CSV_COLUMNS.join(", ")),
+                    ));
+                }
+            }
+            for (i, row) in reader.records().enumerate() {
+                let line = i + 2;
+                let row = row.map_err(|e| bad(line, format!("not CSV: {e}")))?;
+                let get = |c: &str| {
+                    headers
+                        .iter()
+                        .position(|h| h == c)
+                        .and_then(|i| row.get(i))
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                };
+                let managed_identity = match get("managed_identity").as_deref() {
+                    None => None,
+                    Some("true") => Some(true),
+                    Some("false") => Some(false),
+                    Some(other) => {
+                        return Err(bad(
+                            line,
+                            format!("managed_identity: `{other}` is not true or false"),
+                        ))
+                    }
+                };
+                out.push((
+                    f.clone(),
+                    line,
+                    RawTenant {
+                        name: get("name"),
+                        tenant_id: get("tenant_id"),
+                        credential: get("credential"),
+                        client_id: get("client_id"),
+                        client_secret_file: get("client_secret_file").map(PathBuf::from),
+                        client_certificate_path: get("client_certificate_path").map(PathBuf::from),
+                        federated_token_file: get("federated_token_file").map(PathBuf::from),
+                        managed_identity,
+                        managed_identity_client_id: get("managed_identity_client_id"),
+                        ..RawTenant::default()
+                    },
+                ));
+            }
+        } else {
+            let parsed: RawTenantFile = Figment::from(Toml::string(&text))
+                .extract()
+                .map_err(|e| bad(0, e.to_string()))?;
+            for (i, t) in parsed.tenants.into_iter().enumerate() {
+                out.push((f.clone(), i + 1, t));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The shard (of `count`) that owns `tenant`: FNV-1a of the name, so assignment is stable across
 /// restarts, versions and replicas, and adding a tenant moves no other.
 pub fn shard_of(tenant: &str, count: u32) -> u32 {
@@ -655,11 +787,19 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
         named.insert(name.clone(), Arc::new(built));
     }
 
-    let raw_tenants = if raw.tenants.is_empty() && azure.is_complete() {
-        vec![azure.tenant()]
-    } else {
-        raw.tenants
-    };
+    // Where each tenant was defined, for error messages: `tenants[i]` or `FILE:LINE`.
+    let mut raw_tenants: Vec<RawTenant> = raw.tenants;
+    let mut origins: Vec<String> = (0..raw_tenants.len())
+        .map(|i| format!("tenants[{i}]"))
+        .collect();
+    for (path, line, t) in read_tenant_files(fig, &raw.tenant_files)? {
+        origins.push(format!("{}:{line}", path.display()));
+        raw_tenants.push(t);
+    }
+    if raw_tenants.is_empty() && azure.is_complete() {
+        raw_tenants.push(azure.tenant());
+        origins.push("AZURE_TENANT_ID".into());
+    }
     if raw_tenants.is_empty() {
         return Err(invalid(
             fig,
@@ -671,7 +811,7 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
     let mut ids = HashSet::new();
     let mut tenants = Vec::with_capacity(raw_tenants.len());
     for (i, t) in raw_tenants.iter().enumerate() {
-        let key = format!("tenants[{i}]");
+        let key = origins[i].clone();
         let tenant_id = t
             .tenant_id
             .as_deref()

@@ -531,3 +531,62 @@ fn metrics_settings_are_read_and_checked() {
         Ok(())
     });
 }
+
+#[test]
+fn tenants_come_from_generated_files_and_directories() {
+    Jail::expect_with(|jail| {
+        std::fs::create_dir_all(jail.directory().join("tenants.d")).unwrap();
+        jail.create_file(
+            "tenants.d/10-customers.csv",
+            "name,tenant_id,credential\ncustomer-a,aaaa.onmicrosoft.com,msp\n\"customer-b\",bbbb.onmicrosoft.com,msp\n",
+        )?;
+        jail.create_file(
+            "tenants.d/20-more.toml",
+            "[[tenants]]\nname = \"customer-c\"\ntenant_id = \"cccc.onmicrosoft.com\"\ncredential = \"msp\"\n",
+        )?;
+        jail.create_file("tenants.d/ignored.txt", "not a tenant file")?;
+        jail.create_file(
+            "extra.csv",
+            "tenant_id,client_id,client_secret_file\ndddd.onmicrosoft.com,c,secret.txt\n",
+        )?;
+        jail.create_file("secret.txt", "s\n")?;
+        let base = "tenant_files = [\"tenants.d\", \"extra.csv\"]\n[credentials.msp]\nclient_id = \"c\"\nclient_secret = \"s\"\n";
+        let c = load(jail, &format!("{base}{MINIMAL}")).unwrap();
+        let names: Vec<&str> = c.tenants.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "contoso",
+                "customer-a",
+                "customer-b",
+                "customer-c",
+                "dddd.onmicrosoft.com"
+            ]
+        );
+        assert_eq!(c.tenants[1].credential_name, "msp");
+        // Duplicates across sources name the file and line.
+        jail.create_file(
+            "tenants.d/30-dup.csv",
+            "name,tenant_id,credential\ncontoso,eeee.onmicrosoft.com,msp\n",
+        )?;
+        let e = err_text(load(jail, &format!("{base}{MINIMAL}")));
+        assert!(
+            e.contains("30-dup.csv:2") && e.contains("duplicate tenant name"),
+            "{e}"
+        );
+        std::fs::remove_file(jail.directory().join("tenants.d/30-dup.csv")).unwrap();
+        jail.create_file("tenants.d/40-bad.csv", "name,tenant,credential\nx,y,msp\n")?;
+        let e = err_text(load(jail, &format!("{base}{MINIMAL}")));
+        assert!(
+            e.contains("40-bad.csv:1") && e.contains("unknown column `tenant`"),
+            "{e}"
+        );
+        std::fs::remove_file(jail.directory().join("tenants.d/40-bad.csv")).unwrap();
+        let e = err_text(load(
+            jail,
+            &format!("tenant_files = [\"missing\"]\n{MINIMAL}"),
+        ));
+        assert!(e.contains("tenant_files") && e.contains("missing"), "{e}");
+        Ok(())
+    });
+}
