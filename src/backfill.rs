@@ -81,7 +81,7 @@ pub fn parse_labels(raw: &[String]) -> Result<Vec<(String, String)>, BackfillErr
             if !valid {
                 return Err(BackfillError::Label(l.clone()));
             }
-            if reserved.contains(&k) {
+            if k == "__name__" || reserved.contains(&k) {
                 return Err(BackfillError::LabelClash(k.to_string()));
             }
             Ok((k.to_string(), v.to_string()))
@@ -111,17 +111,13 @@ fn record_families(
     score: ScoreSnapshot,
 ) -> Vec<MetricFamily> {
     let state = TenantState {
-        name: tenant.to_string(),
-        tenant_id: tenant_id.to_string(),
         snapshot: Some(Arc::new(TenantSnapshot {
             score: Some(score),
             profiles: 0,
         })),
         up: true,
         attempted: true,
-        last_success: None,
-        last_attempt: None,
-        last_error: None,
+        ..TenantState::new(tenant, tenant_id)
     };
     collector
         .families(&[state])

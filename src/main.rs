@@ -171,6 +171,14 @@ fn load(cli: &Cli) -> Result<Config, securescore_exporter::config::ConfigError> 
     Ok(config)
 }
 
+/// Loads the configuration, or prints why not and gives the exit code for it.
+fn load_or_report(cli: &Cli) -> Result<Config, ExitCode> {
+    load(cli).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
 async fn shutdown_signal(token: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -320,12 +328,9 @@ async fn main() -> ExitCode {
             output,
             labels,
         }) => {
-            let config = match load(&cli) {
+            let config = match load_or_report(&cli) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(EXIT_CONFIG);
-                }
+                Err(code) => return code,
             };
             init_logging(&cli, Some(&config));
             let labels = match securescore_exporter::backfill::parse_labels(labels) {
@@ -363,12 +368,9 @@ async fn main() -> ExitCode {
             }
         }
         Some(Command::Snapshot { format }) => {
-            let config = match load(&cli) {
+            let config = match load_or_report(&cli) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(EXIT_CONFIG);
-                }
+                Err(code) => return code,
             };
             // Reports go to stdout; keep the log quiet unless asked.
             if cli.log_level.is_none() {
@@ -423,12 +425,9 @@ async fn main() -> ExitCode {
                     }
                 };
             }
-            let config = match load(&cli) {
+            let config = match load_or_report(&cli) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(EXIT_CONFIG);
-                }
+                Err(code) => return code,
             };
             init_logging(&cli, Some(&config));
             let for_reload = cli.clone();

@@ -87,6 +87,14 @@ const SNAPSHOT_METRICS: &[(&str, &[&str], &str)] = &[
     (LAST_REFRESH_SUCCESS, &["tenant"], "Unix time when the last successful refresh of this tenant finished"),
 ];
 
+/// Every label name the per-tenant series use.
+pub fn snapshot_label_names() -> std::collections::BTreeSet<&'static str> {
+    SNAPSHOT_METRICS
+        .iter()
+        .flat_map(|(_, labels, _)| labels.iter().copied())
+        .collect()
+}
+
 /// Builds one gauge family; label values are given in the order of its label names.
 struct Family {
     mf: MetricFamily,

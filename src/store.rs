@@ -29,6 +29,22 @@ pub struct TenantState {
     pub last_error: Option<String>,
 }
 
+impl TenantState {
+    /// A tenant that has not been refreshed yet.
+    pub fn new(name: &str, tenant_id: &str) -> TenantState {
+        TenantState {
+            name: name.to_string(),
+            tenant_id: tenant_id.to_string(),
+            snapshot: None,
+            up: false,
+            attempted: false,
+            last_success: None,
+            last_attempt: None,
+            last_error: None,
+        }
+    }
+}
+
 /// All tenants, in configuration order.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -47,16 +63,7 @@ impl Store {
     pub fn new<'a>(tenants: impl IntoIterator<Item = (&'a str, &'a str)>) -> Store {
         let tenants = tenants
             .into_iter()
-            .map(|(name, id)| TenantState {
-                name: name.to_string(),
-                tenant_id: id.to_string(),
-                snapshot: None,
-                up: false,
-                attempted: false,
-                last_success: None,
-                last_attempt: None,
-                last_error: None,
-            })
+            .map(|(name, id)| TenantState::new(name, id))
             .collect();
         Store {
             tenants: RwLock::new(tenants),
@@ -77,16 +84,7 @@ impl Store {
         if tenants.iter().any(|t| t.name == name) {
             return;
         }
-        tenants.push(TenantState {
-            name: name.to_string(),
-            tenant_id: tenant_id.to_string(),
-            snapshot: None,
-            up: false,
-            attempted: false,
-            last_success: None,
-            last_attempt: None,
-            last_error: None,
-        });
+        tenants.push(TenantState::new(name, tenant_id));
     }
 
     /// Forgets a tenant (after a reload): its series vanish.
