@@ -180,6 +180,7 @@ impl App {
                 store,
                 web: web.map(Arc::new),
                 reload: loader.is_some().then(|| reload_sender.clone()),
+                healthy_without_auth: config.healthy_without_auth,
             },
             config: config.clone(),
             loader,

@@ -130,6 +130,7 @@ impl Default for RawLog {
 struct RawWeb {
     listen_address: Vec<String>,
     config_file: Option<PathBuf>,
+    healthy_without_auth: bool,
 }
 
 impl Default for RawWeb {
@@ -137,6 +138,7 @@ impl Default for RawWeb {
         RawWeb {
             listen_address: vec![DEFAULT_LISTEN_ADDRESS.into()],
             config_file: None,
+            healthy_without_auth: false,
         }
     }
 }
@@ -230,6 +232,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     /// `--web.config.file` / `web.config_file`: TLS, basic auth and headers (exporter-toolkit format).
     pub web_config_file: Option<PathBuf>,
+    /// `web.healthy_without_auth`: `/-/healthy` answers without basic auth (for simple probes).
+    pub healthy_without_auth: bool,
     /// Which control, category and service series are exported (`[metrics]`).
     pub series: crate::series_filter::SeriesFilter,
     /// This replica's shard (`index`, `count`); tenants of other shards were dropped.
@@ -954,6 +958,7 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
         },
         listen,
         web_config_file: raw.web.config_file,
+        healthy_without_auth: raw.web.healthy_without_auth,
         series,
         shard,
         tenants,

@@ -39,6 +39,8 @@ pub struct HttpState {
     pub web: Option<Arc<WebConfigSource>>,
     /// Where `POST /-/reload` sends its request (none: reload is not available).
     pub reload: Option<tokio::sync::mpsc::Sender<crate::app::ReloadRequest>>,
+    /// `/-/healthy` skips basic auth (`web.healthy_without_auth`).
+    pub healthy_without_auth: bool,
 }
 
 /// Serves `listener` until `shutdown` fires, then lets open requests finish (up to 10 s).
@@ -178,7 +180,10 @@ fn gzip(body: &[u8]) -> Option<Vec<u8>> {
 async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let web: Option<Arc<WebConfig>> = state.web.as_ref().map(|w| w.get());
     let mut resp = match (&state.web, &web) {
-        (Some(source), Some(cfg)) if cfg.requires_auth() => {
+        (Some(source), Some(cfg))
+            if cfg.requires_auth()
+                && !(state.healthy_without_auth && req.uri().path() == "/-/healthy") =>
+        {
             let auth = req
                 .headers()
                 .get(header::AUTHORIZATION)

@@ -219,6 +219,55 @@ async fn basic_auth_protects_every_endpoint_and_headers_are_added() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn healthy_is_open_only_when_the_config_says_so() {
+    let http = reqwest::Client::new();
+    // Only when the config says so does /-/healthy answer without credentials.
+    let hash = bcrypt::hash("correct horse", 4).unwrap();
+    let app = spawn_app(Setup {
+        only: vec!["contoso"],
+        web_config: Some(format!("basic_auth_users:\n  prometheus: {hash}\n")),
+        extra_toml: String::new(),
+        extra_graph: "",
+        ..Setup::default()
+    })
+    .await;
+    let text = std::fs::read_to_string(&app.config_path)
+        .unwrap()
+        .replace("[web]\n", "[web]\nhealthy_without_auth = true\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    let config =
+        securescore_exporter::config::Config::load(Some(&path), &Default::default()).unwrap();
+    assert!(config.healthy_without_auth);
+    let open = securescore_exporter::app::App::build(&config)
+        .await
+        .unwrap();
+    let addr = open.local_addrs()[0];
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(open.run_until(stop.clone()));
+    assert_eq!(
+        http.get(format!("http://{addr}/-/healthy"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        http.get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    stop.cancel();
+    task.await.unwrap();
+    app.stop().await;
+}
+
 #[test]
 fn a_bad_web_config_is_a_clear_startup_error() {
     let dir = tempfile::tempdir().unwrap();
