@@ -277,16 +277,60 @@ fn add_score(
     }
 }
 
-/// Registers a collector that is also used outside the registry.
-struct SharedCollector(Arc<SecureScoreCollector>);
+/// The per-tenant text and its deflate stream, cut at a sync flush so more can follow.
+struct TenantBody {
+    version: u64,
+    text: Vec<u8>,
+    /// Raw deflate of `text`, ending at a sync-flush boundary (no final block).
+    deflated: Vec<u8>,
+    crc: u32,
+}
 
-impl Collector for SharedCollector {
-    fn desc(&self) -> Vec<&Desc> {
-        self.0.desc()
+impl TenantBody {
+    fn new(version: u64, text: Vec<u8>) -> TenantBody {
+        use std::io::Write;
+        let mut enc = flate2::write::DeflateEncoder::new(
+            Vec::with_capacity(text.len() / 4),
+            flate2::Compression::fast(),
+        );
+        // A sync flush ends the stream on a byte boundary without a final block, so a second,
+        // independent deflate stream can follow it inside one gzip member.
+        let deflated = match enc.write_all(&text).and_then(|_| enc.flush()) {
+            Ok(()) => enc.get_ref().clone(),
+            Err(_) => Vec::new(),
+        };
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&text);
+        TenantBody {
+            version,
+            crc: crc.finalize(),
+            text,
+            deflated,
+        }
     }
 
-    fn collect(&self) -> Vec<MetricFamily> {
-        self.0.collect()
+    /// One gzip member holding `self.text` followed by `tail`.
+    fn gzip_with(&self, tail: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut rest = flate2::write::DeflateEncoder::new(
+            Vec::with_capacity(tail.len() / 3 + 64),
+            flate2::Compression::fast(),
+        );
+        let rest = rest
+            .write_all(tail)
+            .and_then(|_| rest.finish())
+            .unwrap_or_default();
+        let mut crc = crc32fast::Hasher::new_with_initial(self.crc);
+        crc.update(tail);
+        let size = (self.text.len() + tail.len()) as u32; // ISIZE is the length modulo 2^32
+        let mut out = Vec::with_capacity(10 + self.deflated.len() + rest.len() + 8);
+        // Header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
+        out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+        out.extend_from_slice(&self.deflated);
+        out.extend_from_slice(&rest);
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out
     }
 }
 
@@ -324,8 +368,10 @@ pub fn render_snapshot_for_tests(
 /// The exporter's own metrics, and the registry everything is gathered from.
 pub struct ExporterMetrics {
     registry: Registry,
-    /// The per-tenant collector, also used alone by `/probe`.
+    /// The per-tenant collector (rendered into `tenant_body`, and alone by `/probe`).
     collector: std::sync::OnceLock<Arc<SecureScoreCollector>>,
+    /// The per-tenant part of `/metrics`, encoded once per store change.
+    tenant_body: std::sync::Mutex<Option<Arc<TenantBody>>>,
     refresh_failures: IntCounterVec,
     refresh_duration: Histogram,
     graph_requests: IntCounterVec,
@@ -399,6 +445,7 @@ impl ExporterMetrics {
         Arc::new(ExporterMetrics {
             registry,
             collector: std::sync::OnceLock::new(),
+            tenant_body: std::sync::Mutex::new(None),
             refresh_failures,
             refresh_duration,
             graph_requests,
@@ -417,10 +464,8 @@ impl ExporterMetrics {
     ) {
         let collector =
             Arc::new(SecureScoreCollector::new(store, refresh_interval).with_filter(filter));
-        let _ = self.collector.set(collector.clone());
-        self.registry
-            .register(Box::new(SharedCollector(collector)))
-            .expect("the store collector registers once");
+        // Not in the registry: its part of the body is encoded once per store change.
+        let _ = self.collector.set(collector);
     }
 
     /// Starts a tenant's counters at 0, so `increase()` sees the first failure or partial answer.
@@ -505,17 +550,143 @@ impl ExporterMetrics {
         Some(buf)
     }
 
-    /// The whole exposition in text format 0.0.4.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(64 * 1024);
+    /// The per-tenant part, re-encoded only when the store changed since the last call.
+    fn tenant_part(&self) -> Option<Arc<TenantBody>> {
+        let collector = self.collector.get()?;
+        // Held while encoding, so concurrent scrapes after a change encode once. Refreshers
+        // never take this lock, so a refresh in progress never blocks a scrape.
+        let mut cached = self.tenant_body.lock().unwrap_or_else(|e| e.into_inner());
+        let version = collector.store.version();
+        if let Some(body) = cached.as_ref().filter(|b| b.version == version) {
+            return Some(body.clone());
+        }
+        let mut families: Vec<MetricFamily> = collector
+            .families(&collector.store.tenants())
+            .into_iter()
+            .filter(|f| !f.get_metric().is_empty())
+            .collect();
+        // Stable output, as the registry would give: samples sorted by label values.
+        for f in &mut families {
+            f.mut_metric().sort_by(|a, b| {
+                let values = |m: &proto::Metric| {
+                    m.get_label()
+                        .iter()
+                        .map(|l| l.value().to_string())
+                        .collect::<Vec<_>>()
+                };
+                values(a).cmp(&values(b))
+            });
+        }
+        let mut text = Vec::with_capacity(64 * 1024);
+        if let Err(e) = TextEncoder::new().encode(&families, &mut text) {
+            tracing::error!(error = %e, "encoding tenant metrics failed");
+        }
+        let body = Arc::new(TenantBody::new(version, text));
+        *cached = Some(body.clone());
+        Some(body)
+    }
+
+    /// The exporter's own series (counters, histogram, process), encoded per scrape.
+    fn dynamic_part(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(8 * 1024);
         // Encoding into a Vec cannot fail on I/O; an error would mean an invalid family,
-        // which the collector never builds.
+        // which these metrics never are.
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::error!(error = %e, "encoding metrics failed");
         }
         buf
     }
+
+    /// The whole exposition in text format 0.0.4.
+    pub fn encode(&self) -> Vec<u8> {
+        let dynamic = self.dynamic_part();
+        match self.tenant_part() {
+            Some(t) => {
+                let mut out = Vec::with_capacity(t.text.len() + dynamic.len());
+                out.extend_from_slice(&t.text);
+                out.extend_from_slice(&dynamic);
+                out
+            }
+            None => dynamic,
+        }
+    }
+
+    /// [`ExporterMetrics::encode`] gzipped: the per-tenant part's compressed bytes are cached,
+    /// only the small dynamic part is compressed per scrape.
+    pub fn encode_gzip(&self) -> Vec<u8> {
+        let dynamic = self.dynamic_part();
+        let empty;
+        let tenant = match self.tenant_part() {
+            Some(t) => t,
+            None => {
+                empty = Arc::new(TenantBody::new(0, Vec::new()));
+                empty
+            }
+        };
+        tenant.gzip_with(&dynamic)
+    }
 }
 
 /// `Content-Type` of [`ExporterMetrics::encode`]'s output.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn gunzip(z: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(z)
+            .read_to_end(&mut out)
+            .expect("valid gzip");
+        out
+    }
+
+    #[test]
+    fn cached_and_fresh_deflate_streams_make_one_valid_gzip_member() {
+        let body = TenantBody::new(1, b"securescore_up{tenant=\"a\"} 1\n".repeat(500));
+        let tail = b"process_open_fds 12\n".repeat(30);
+        let z = body.gzip_with(&tail);
+        let mut expected = body.text.clone();
+        expected.extend_from_slice(&tail);
+        assert_eq!(gunzip(&z), expected);
+        // An empty tenant part still makes a valid member.
+        assert_eq!(
+            gunzip(&TenantBody::new(0, Vec::new()).gzip_with(b"x 1\n")),
+            b"x 1\n"
+        );
+    }
+
+    #[test]
+    fn the_tenant_part_is_encoded_once_per_store_change() {
+        let metrics = ExporterMetrics::new();
+        let store = Arc::new(Store::new([("a", "id-a")]));
+        metrics.register_store(
+            store.clone(),
+            Duration::from_secs(3600),
+            SeriesFilter::default(),
+        );
+        let first = metrics.tenant_part().unwrap();
+        let again = metrics.tenant_part().unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "no change, no re-encoding");
+        store.record_failure("a", "x".into());
+        let changed = metrics.tenant_part().unwrap();
+        assert!(!Arc::ptr_eq(&first, &changed));
+        let text = String::from_utf8(metrics.encode()).unwrap();
+        let zipped = String::from_utf8(gunzip(&metrics.encode_gzip())).unwrap();
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| !l.starts_with("process_"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            strip(&zipped),
+            strip(&text),
+            "gzip carries the same exposition"
+        );
+        assert!(text.contains("securescore_up{tenant=\"a\"} 0"));
+        assert!(text.contains("securescore_exporter_build_info"));
+    }
+}

@@ -16,7 +16,6 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -166,15 +165,6 @@ pub fn accepts_gzip(req: &Request<Incoming>) -> bool {
             });
             (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
         })
-}
-
-fn gzip(body: &[u8]) -> Option<Vec<u8>> {
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 4),
-        flate2::Compression::fast(),
-    );
-    enc.write_all(body).ok()?;
-    enc.finish().ok()
 }
 
 async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -335,19 +325,13 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 fn metrics(state: &HttpState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let body = state.metrics.encode();
     let mut r = if accepts_gzip(req) {
-        match gzip(&body) {
-            Some(z) => {
-                let mut r = Response::new(Full::new(Bytes::from(z)));
-                r.headers_mut()
-                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                r
-            }
-            None => Response::new(Full::new(Bytes::from(body))),
-        }
+        let mut r = Response::new(Full::new(Bytes::from(state.metrics.encode_gzip())));
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
     } else {
-        Response::new(Full::new(Bytes::from(body)))
+        Response::new(Full::new(Bytes::from(state.metrics.encode())))
     };
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -49,6 +49,8 @@ impl TenantState {
 #[derive(Debug, Default)]
 pub struct Store {
     tenants: RwLock<Vec<TenantState>>,
+    /// Bumped on every change, so readers can cache what they render from the store.
+    version: std::sync::atomic::AtomicU64,
 }
 
 pub fn unix_now() -> f64 {
@@ -67,7 +69,18 @@ impl Store {
             .collect();
         Store {
             tenants: RwLock::new(tenants),
+            version: std::sync::atomic::AtomicU64::new(1),
         }
+    }
+
+    /// Changes with every write; equal versions mean equal contents.
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     fn update(&self, name: &str, f: impl FnOnce(&mut TenantState)) {
@@ -76,6 +89,7 @@ impl Store {
         if let Some(t) = tenants.iter_mut().find(|t| t.name == name) {
             f(t);
         }
+        self.bump();
     }
 
     /// Adds a tenant (after a reload); an existing entry is kept as it is.
@@ -85,6 +99,7 @@ impl Store {
             return;
         }
         tenants.push(TenantState::new(name, tenant_id));
+        self.bump();
     }
 
     /// Forgets a tenant (after a reload): its series vanish.
@@ -93,6 +108,7 @@ impl Store {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|t| t.name != name);
+        self.bump();
     }
 
     /// Orders the tenants as `names` lists them (configuration order).
