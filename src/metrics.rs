@@ -280,9 +280,9 @@ fn add_score(
 /// The per-tenant text and its deflate stream, cut at a sync flush so more can follow.
 struct TenantBody {
     version: u64,
-    text: Vec<u8>,
+    text: bytes::Bytes,
     /// Raw deflate of `text`, ending at a sync-flush boundary (no final block).
-    deflated: Vec<u8>,
+    deflated: bytes::Bytes,
     crc: u32,
 }
 
@@ -304,33 +304,37 @@ impl TenantBody {
         TenantBody {
             version,
             crc: crc.finalize(),
-            text,
-            deflated,
+            text: text.into(),
+            deflated: deflated.into(),
         }
     }
 
-    /// One gzip member holding `self.text` followed by `tail`.
-    fn gzip_with(&self, tail: &[u8]) -> Vec<u8> {
+    /// One gzip member holding `self.text` followed by `tail`, as chunks (the cached deflate
+    /// stream is shared, not copied).
+    fn gzip_chunks(&self, tail: &[u8]) -> Vec<bytes::Bytes> {
         use std::io::Write;
         let mut rest = flate2::write::DeflateEncoder::new(
             Vec::with_capacity(tail.len() / 3 + 64),
             flate2::Compression::fast(),
         );
-        let rest = rest
+        let mut rest = rest
             .write_all(tail)
             .and_then(|_| rest.finish())
             .unwrap_or_default();
         let mut crc = crc32fast::Hasher::new_with_initial(self.crc);
         crc.update(tail);
         let size = (self.text.len() + tail.len()) as u32; // ISIZE is the length modulo 2^32
-        let mut out = Vec::with_capacity(10 + self.deflated.len() + rest.len() + 8);
+        rest.extend_from_slice(&crc.finalize().to_le_bytes());
+        rest.extend_from_slice(&size.to_le_bytes());
         // Header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
-        out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
-        out.extend_from_slice(&self.deflated);
-        out.extend_from_slice(&rest);
-        out.extend_from_slice(&crc.finalize().to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
-        out
+        let header = bytes::Bytes::from_static(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+        vec![header, self.deflated.clone(), rest.into()]
+    }
+
+    /// One gzip member holding `self.text` followed by `tail`.
+    #[cfg(test)]
+    fn gzip_with(&self, tail: &[u8]) -> Vec<u8> {
+        self.gzip_chunks(tail).concat()
     }
 }
 
@@ -597,33 +601,34 @@ impl ExporterMetrics {
         buf
     }
 
-    /// The whole exposition in text format 0.0.4.
-    pub fn encode(&self) -> Vec<u8> {
-        let dynamic = self.dynamic_part();
+    /// The exposition as chunks: the cached per-tenant part (shared, not copied) and the
+    /// exporter's own series.
+    pub fn encode_chunks(&self) -> Vec<bytes::Bytes> {
+        let dynamic = bytes::Bytes::from(self.dynamic_part());
         match self.tenant_part() {
-            Some(t) => {
-                let mut out = Vec::with_capacity(t.text.len() + dynamic.len());
-                out.extend_from_slice(&t.text);
-                out.extend_from_slice(&dynamic);
-                out
-            }
-            None => dynamic,
+            Some(t) => vec![t.text.clone(), dynamic],
+            None => vec![dynamic],
         }
     }
 
-    /// [`ExporterMetrics::encode`] gzipped: the per-tenant part's compressed bytes are cached,
-    /// only the small dynamic part is compressed per scrape.
-    pub fn encode_gzip(&self) -> Vec<u8> {
+    /// The whole exposition in text format 0.0.4.
+    pub fn encode(&self) -> Vec<u8> {
+        self.encode_chunks().concat()
+    }
+
+    /// [`ExporterMetrics::encode_chunks`] as one gzip member: the per-tenant part's compressed
+    /// bytes are cached, only the small dynamic part is compressed per scrape.
+    pub fn encode_gzip_chunks(&self) -> Vec<bytes::Bytes> {
         let dynamic = self.dynamic_part();
-        let empty;
-        let tenant = match self.tenant_part() {
-            Some(t) => t,
-            None => {
-                empty = Arc::new(TenantBody::new(0, Vec::new()));
-                empty
-            }
-        };
-        tenant.gzip_with(&dynamic)
+        let tenant = self
+            .tenant_part()
+            .unwrap_or_else(|| Arc::new(TenantBody::new(0, Vec::new())));
+        tenant.gzip_chunks(&dynamic)
+    }
+
+    /// [`ExporterMetrics::encode`] gzipped.
+    pub fn encode_gzip(&self) -> Vec<u8> {
+        self.encode_gzip_chunks().concat()
     }
 }
 
@@ -648,7 +653,7 @@ mod tests {
         let body = TenantBody::new(1, b"securescore_up{tenant=\"a\"} 1\n".repeat(500));
         let tail = b"process_open_fds 12\n".repeat(30);
         let z = body.gzip_with(&tail);
-        let mut expected = body.text.clone();
+        let mut expected = body.text.to_vec();
         expected.extend_from_slice(&tail);
         assert_eq!(gunzip(&z), expected);
         // An empty tenant part still makes a valid member.

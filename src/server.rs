@@ -11,7 +11,6 @@ use crate::status_page;
 use crate::store::Store;
 use crate::web_config::{sans_allowed, WebConfig, WebConfigSource};
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -20,6 +19,42 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// A response body of ready chunks: lets `/metrics` send the cached per-tenant bytes without
+/// copying them into one buffer.
+pub struct Chunks(std::collections::VecDeque<Bytes>);
+
+impl Chunks {
+    pub fn many(chunks: Vec<Bytes>) -> Chunks {
+        Chunks(chunks.into_iter().filter(|c| !c.is_empty()).collect())
+    }
+}
+
+impl From<Bytes> for Chunks {
+    fn from(b: Bytes) -> Chunks {
+        Chunks::many(vec![b])
+    }
+}
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|c| Ok(hyper::body::Frame::data(c))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
+    }
+}
 
 /// Most connections served at once; further clients wait in the accept queue.
 pub const MAX_CONNECTIONS: usize = 1024;
@@ -137,8 +172,8 @@ async fn serve_connection<IO>(
     }
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn text(status: StatusCode, body: &'static str) -> Response<Chunks> {
+    let mut r = Response::new(Chunks::from(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -167,7 +202,7 @@ pub fn accepts_gzip(req: &Request<Incoming>) -> bool {
         })
 }
 
-async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Chunks> {
     let web: Option<Arc<WebConfig>> = state.web.as_ref().map(|w| w.get());
     let mut resp = match (&state.web, &web) {
         (Some(source), Some(cfg))
@@ -200,7 +235,7 @@ async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Full<Byte
 }
 
 /// `/-/reload` (POST or PUT) is answered after the reload; everything else by [`route`].
-async fn dispatch(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn dispatch(state: &HttpState, req: Request<Incoming>) -> Response<Chunks> {
     if req.uri().path() != "/-/reload" {
         return route(state, req);
     }
@@ -228,7 +263,7 @@ async fn dispatch(state: &HttpState, req: Request<Incoming>) -> Response<Full<By
             "shutting down\n".to_string(),
         ),
     };
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Chunks::from(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -237,7 +272,7 @@ async fn dispatch(state: &HttpState, req: Request<Incoming>) -> Response<Full<By
     r
 }
 
-fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+fn route(state: &HttpState, req: Request<Incoming>) -> Response<Chunks> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         r.headers_mut()
@@ -254,7 +289,7 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
             });
             match tenant.and_then(|t| state.metrics.encode_tenant(&t)) {
                 Some(body) => {
-                    let mut r = Response::new(Full::new(Bytes::from(body)));
+                    let mut r = Response::new(Chunks::from(Bytes::from(body)));
                     r.headers_mut().insert(
                         header::CONTENT_TYPE,
                         HeaderValue::from_static(TEXT_CONTENT_TYPE),
@@ -268,7 +303,7 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
             }
         }
         "/" => {
-            let mut r = Response::new(Full::new(Bytes::from(status_page::render(&state.store))));
+            let mut r = Response::new(Chunks::from(Bytes::from(status_page::render(&state.store))));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
@@ -284,7 +319,7 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
             r
         }
         "/static/status.css" => {
-            let mut r = Response::new(Full::new(Bytes::from(status_page::stylesheet())));
+            let mut r = Response::new(Chunks::from(Bytes::from(status_page::stylesheet())));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/css; charset=utf-8"),
@@ -296,7 +331,7 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
             r
         }
         "/static/favicon.svg" | "/favicon.ico" => {
-            let mut r = Response::new(Full::new(Bytes::from_static(
+            let mut r = Response::new(Chunks::from(Bytes::from_static(
                 status_page::FAVICON_SVG.as_bytes(),
             )));
             r.headers_mut().insert(
@@ -324,14 +359,14 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     }
 }
 
-fn metrics(state: &HttpState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn metrics(state: &HttpState, req: &Request<Incoming>) -> Response<Chunks> {
     let mut r = if accepts_gzip(req) {
-        let mut r = Response::new(Full::new(Bytes::from(state.metrics.encode_gzip())));
+        let mut r = Response::new(Chunks::many(state.metrics.encode_gzip_chunks()));
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
-        Response::new(Full::new(Bytes::from(state.metrics.encode())))
+        Response::new(Chunks::many(state.metrics.encode_chunks()))
     };
     r.headers_mut().insert(
         header::CONTENT_TYPE,
