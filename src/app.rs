@@ -116,6 +116,10 @@ pub struct App {
     loader: Option<ConfigLoader>,
     reloads: tokio::sync::mpsc::Receiver<ReloadRequest>,
     reload_sender: tokio::sync::mpsc::Sender<ReloadRequest>,
+    /// Refreshes running at once, across tenants.
+    limit: Arc<tokio::sync::Semaphore>,
+    /// Start of the refresh schedule.
+    epoch: std::time::Instant,
 }
 
 /// A running tenant refresher.
@@ -186,6 +190,10 @@ impl App {
             loader,
             reloads,
             reload_sender,
+            limit: Arc::new(tokio::sync::Semaphore::new(
+                config.refresh.max_concurrent_tenants,
+            )),
+            epoch: std::time::Instant::now(),
         })
     }
 
@@ -222,6 +230,8 @@ impl App {
             store: self.state.store.clone(),
             metrics: self.state.metrics.clone(),
             config: config.refresh.clone(),
+            limit: self.limit.clone(),
+            epoch: self.epoch,
         };
         let task = tokio::spawn(refresher.run(stop.clone()));
         Ok(Running {

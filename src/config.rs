@@ -98,6 +98,7 @@ struct RawRefresh {
     interval: Duration,
     #[serde(with = "humantime_serde")]
     failure_backoff: Duration,
+    max_concurrent_tenants: usize,
 }
 
 impl Default for RawRefresh {
@@ -105,6 +106,7 @@ impl Default for RawRefresh {
         RawRefresh {
             interval: Duration::from_secs(3600),
             failure_backoff: Duration::from_secs(60),
+            max_concurrent_tenants: 64,
         }
     }
 }
@@ -280,6 +282,8 @@ pub const DEFAULT_IMDS_URL: &str = "http://169.254.169.254";
 pub struct RefreshConfig {
     pub interval: Duration,
     pub failure_backoff: Duration,
+    /// Tenant refreshes running at once, across all tenants.
+    pub max_concurrent_tenants: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -665,14 +669,21 @@ fn read_tenant_files(
     Ok(out)
 }
 
-/// The shard (of `count`) that owns `tenant`: FNV-1a of the name, so assignment is stable across
-/// restarts, versions and replicas, and adding a tenant moves no other.
+/// The shard (of `count`) that owns `tenant`: a fixed hash of the name (FNV-1a, then MurmurHash3's
+/// finaliser), so assignment is stable across restarts, versions and replicas, and adding a
+/// tenant moves no other.
 pub fn shard_of(tenant: &str, count: u32) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in tenant.as_bytes() {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
+    // MurmurHash3's finaliser: FNV alone leaves names that differ in a digit close together.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
     (h % u64::from(count.max(1))) as u32
 }
 
@@ -739,6 +750,13 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
             fig,
             "refresh.interval",
             "must be greater than zero",
+        ));
+    }
+    if raw.refresh.max_concurrent_tenants == 0 {
+        return Err(invalid(
+            fig,
+            "refresh.max_concurrent_tenants",
+            "must be at least 1",
         ));
     }
     if raw.refresh.failure_backoff.is_zero() {
@@ -951,6 +969,7 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
         refresh: RefreshConfig {
             interval: raw.refresh.interval,
             failure_backoff: raw.refresh.failure_backoff,
+            max_concurrent_tenants: raw.refresh.max_concurrent_tenants,
         },
         log: LogConfig {
             level: raw.log.level,

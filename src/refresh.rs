@@ -1,8 +1,9 @@
 //! The only code that decides *when* Graph is called.
 //!
-//! One task per tenant: refresh at start, then every `refresh.interval` with ±10 % jitter; after
-//! a failure, retry sooner with growing backoff (never later than the interval, never sooner
-//! than Graph's `Retry-After`). Each tenant's loop is independent, so a slow or failing tenant
+//! One task per tenant: refresh at start (at most `refresh.max_concurrent_tenants` at once),
+//! then at the tenant's own slot in every `refresh.interval` (a hash of its name, so refreshes
+//! spread evenly), with a little jitter; after a failure, retry sooner with growing backoff (never
+//! later than the interval, never sooner than Graph's `Retry-After`). Each tenant's loop is independent, so a slow or failing tenant
 //! never delays another. Every loop stops promptly when the shutdown token fires.
 
 use crate::config::RefreshConfig;
@@ -22,6 +23,33 @@ pub struct TenantRefresher {
     pub store: Arc<Store>,
     pub metrics: Arc<ExporterMetrics>,
     pub config: RefreshConfig,
+    /// Shared by every tenant: at most `refresh.max_concurrent_tenants` refreshes run at once.
+    pub limit: Arc<tokio::sync::Semaphore>,
+    /// When the schedule started; each tenant's slots are `epoch + phase + k × interval`.
+    pub epoch: Instant,
+}
+
+/// A tenant's place in the interval, from its name: spreads steady-state refreshes evenly
+/// (no thundering herd) and stays the same across restarts.
+pub fn phase(name: &str, interval: Duration) -> Duration {
+    let h = crate::config::shard_of(name, u32::MAX) as f64 / u32::MAX as f64;
+    interval.mul_f64(h)
+}
+
+/// The wait until the tenant's next slot that is at least half an interval away.
+pub fn until_next_slot(
+    epoch: Instant,
+    now: Instant,
+    phase: Duration,
+    interval: Duration,
+) -> Duration {
+    let earliest = now.saturating_duration_since(epoch) + interval / 2;
+    let interval_s = interval.as_secs_f64().max(1e-3);
+    let k = ((earliest.as_secs_f64() - phase.as_secs_f64()) / interval_s)
+        .ceil()
+        .max(0.0);
+    let slot = phase + interval.mul_f64(k);
+    (epoch + slot).saturating_duration_since(now)
 }
 
 /// `base` scaled by a random factor in [0.9, 1.1].
@@ -59,7 +87,12 @@ impl TenantRefresher {
         loop {
             let started = Instant::now();
             let outcome = tokio::select! {
-                r = self.refresh_once() => r,
+                r = async {
+                    // Waiting for a slot is part of the refresh: the first pass runs as fast as
+                    // the global limit allows.
+                    let _permit = self.limit.acquire().await;
+                    self.refresh_once().await
+                } => r,
                 _ = shutdown.cancelled() => return,
             };
             let took = started.elapsed();
@@ -84,7 +117,14 @@ impl TenantRefresher {
                         ),
                     }
                     self.store.record_success(&self.name, snapshot);
-                    jittered(self.config.interval)
+                    // A little jitter on top of the tenant's own slot.
+                    let slot = until_next_slot(
+                        self.epoch,
+                        Instant::now(),
+                        phase(&self.name, self.config.interval),
+                        self.config.interval,
+                    );
+                    slot.mul_f64(0.98 + fastrand::f64() * 0.04)
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
@@ -116,10 +156,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn slots_spread_tenants_over_the_interval() {
+        let interval = Duration::from_secs(3600);
+        let mut phases: Vec<f64> = (0..1000)
+            .map(|i| phase(&format!("customer-{i}"), interval).as_secs_f64() / 3600.0)
+            .collect();
+        phases.sort_by(f64::total_cmp);
+        // Roughly uniform: each tenth of the interval holds 5–15 % of the tenants.
+        for d in 0..10 {
+            let n = phases
+                .iter()
+                .filter(|p| **p >= d as f64 / 10.0 && **p < (d + 1) as f64 / 10.0)
+                .count();
+            assert!((50..=150).contains(&n), "decile {d}: {n}");
+        }
+        // The next slot is at least half an interval away and at most 1.5 intervals.
+        let epoch = Instant::now();
+        for p in [0.0, 0.3, 0.9] {
+            let ph = interval.mul_f64(p);
+            for elapsed in [0u64, 100, 1800, 3599, 7300] {
+                let now = epoch + Duration::from_secs(elapsed);
+                let d = until_next_slot(epoch, now, ph, interval);
+                assert!(
+                    d >= interval / 2 - Duration::from_millis(1) && d <= interval.mul_f64(1.5),
+                    "{p} {elapsed}: {d:?}"
+                );
+                let at = (now + d).duration_since(epoch).as_secs_f64();
+                let k = (at - ph.as_secs_f64()) / 3600.0;
+                assert!((k - k.round()).abs() < 1e-6, "lands on a slot: {k}");
+            }
+        }
+    }
+
+    #[test]
     fn failure_delay_grows_but_never_passes_the_interval() {
         let cfg = RefreshConfig {
             interval: Duration::from_secs(3600),
             failure_backoff: Duration::from_secs(60),
+            max_concurrent_tenants: 1,
         };
         let d1 = failure_delay(&cfg, 1, None);
         assert!(

@@ -107,6 +107,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// The token request's form fields, secrets removed.
     pub form: Vec<(String, String)>,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 /// Options for [`Simulator::start`].
@@ -128,6 +130,8 @@ pub struct SimulatorOptions {
     pub clock_offset_secs: i64,
     /// Keep the request log (tests read it; long soak runs turn it off so it does not grow).
     pub record_requests: bool,
+    /// Every Graph answer waits a random time in this range (like a real, distant service).
+    pub latency: (Duration, Duration),
 }
 
 impl Default for SimulatorOptions {
@@ -142,6 +146,7 @@ impl Default for SimulatorOptions {
             managed_identity: None,
             clock_offset_secs: 0,
             record_requests: true,
+            latency: (Duration::ZERO, Duration::ZERO),
         }
     }
 }
@@ -232,6 +237,7 @@ struct State {
     federation: identity::FederatedIssuer,
     clock_offset_secs: i64,
     record_requests: bool,
+    latency: (Duration, Duration),
     used_jti: Mutex<std::collections::HashSet<String>>,
     managed_identity: Option<ManagedIdentitySpec>,
 }
@@ -332,6 +338,7 @@ impl Simulator {
             federation: identity::FederatedIssuer::new(format!("https://{addr}/oidc")),
             clock_offset_secs: options.clock_offset_secs,
             record_requests: options.record_requests,
+            latency: options.latency,
             used_jti: Mutex::default(),
             managed_identity: options.managed_identity.clone(),
         });
@@ -564,6 +571,7 @@ async fn imds_loop(listener: TcpListener, state: Arc<State>, shutdown: Cancellat
                         accept_encoding: None,
                         status: resp.status().as_u16(),
                         form: Vec::new(),
+                        at: Instant::now(),
                     });
                     Ok::<_, Infallible>(resp)
                 }
@@ -728,6 +736,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Resp {
         accept_encoding: header("accept-encoding"),
         status: 0,
         form: Vec::new(),
+        at: Instant::now(),
     };
     let gzip = record
         .accept_encoding
@@ -1151,6 +1160,11 @@ async fn graph(
             None,
         );
     };
+    let (lo, hi) = state.latency;
+    if hi > Duration::ZERO {
+        let span = hi.saturating_sub(lo).as_secs_f64();
+        tokio::time::sleep(lo + Duration::from_secs_f64(span * fastrand::f64())).await;
+    }
     let _in_flight = match admit(state, t) {
         Ok(g) => g,
         Err(wait) => {

@@ -23,6 +23,8 @@ pub struct Setup {
     /// Per tenant name: a client secret to use instead of the right one.
     pub wrong_secret: Vec<&'static str>,
     pub extra_graph: &'static str,
+    /// Extra lines in `[refresh]`.
+    pub extra_refresh: &'static str,
     /// TOML lines for a tenant's credential (default: its client secret); files go in the dir.
     pub credential: Option<CredentialFn>,
     /// Extra TOML appended after the tenants (e.g. `[credentials.NAME]` tables).
@@ -53,6 +55,7 @@ impl Default for Setup {
             only: Vec::new(),
             wrong_secret: Vec::new(),
             extra_graph: "",
+            extra_refresh: "",
             credential: None,
             extra_toml: String::new(),
             azure: AzureEnv::default(),
@@ -121,7 +124,7 @@ pub fn write_config(dir: &std::path::Path, sim: &Simulator, setup: &Setup) -> st
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, sim.ca_pem()).unwrap();
     let mut text = format!(
-        "[graph]\nlogin_url = {url}\ngraph_url = {url}\nca_file = {ca}\ntimeout = {timeout}\nmax_retries = {retries}\nretry_backoff = {backoff}\n{extra}\n[refresh]\ninterval = {interval}\nfailure_backoff = {fb}\n\n[web]\nlisten_address = [\"127.0.0.1:0\"]\n{web}",
+        "[graph]\nlogin_url = {url}\ngraph_url = {url}\nca_file = {ca}\ntimeout = {timeout}\nmax_retries = {retries}\nretry_backoff = {backoff}\n{extra}\n[refresh]\ninterval = {interval}\nfailure_backoff = {fb}\n{extra_refresh}\n[web]\nlisten_address = [\"127.0.0.1:0\"]\n{web}",
         url = q(sim.base_url()),
         ca = q(&ca.to_string_lossy()),
         timeout = q(setup.timeout),
@@ -130,6 +133,7 @@ pub fn write_config(dir: &std::path::Path, sim: &Simulator, setup: &Setup) -> st
         extra = setup.extra_graph,
         interval = q(setup.interval),
         fb = q(setup.failure_backoff),
+        extra_refresh = setup.extra_refresh,
         web = match &setup.web_config {
             Some(yaml) => {
                 let path = dir.join("web.yml");

@@ -139,3 +139,85 @@ async fn a_stalled_tenant_does_not_delay_the_others() {
     app.sim.clear_faults();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn refreshes_respect_the_global_limit() {
+    use securescore_exporter::simulator::SimulatorOptions;
+    let slow = || SimulatorOptions {
+        latency: (Duration::from_millis(300), Duration::from_millis(300)),
+        ..SimulatorOptions::default()
+    };
+    // One refresh at a time: four tenants, each ≥ 300 ms (secureScores and profiles run together).
+    let app = spawn_app(Setup {
+        sim: slow(),
+        extra_refresh: "max_concurrent_tenants = 1\n",
+        ..Setup::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    app.wait_ready().await;
+    let serial = started.elapsed();
+    app.stop().await;
+    let app = spawn_app(Setup {
+        sim: slow(),
+        ..Setup::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    app.wait_ready().await;
+    let parallel = started.elapsed();
+    app.stop().await;
+    assert!(
+        serial >= Duration::from_millis(1200),
+        "limit 1 serialises the first pass: {serial:?}"
+    );
+    assert!(
+        parallel < serial / 2,
+        "the default limit runs the first pass in parallel: {parallel:?} vs {serial:?}"
+    );
+}
+
+#[tokio::test]
+async fn steady_state_refreshes_keep_each_tenants_place_in_the_interval() {
+    use securescore_exporter::refresh::phase;
+    let interval = Duration::from_secs(2);
+    let app = spawn_app(Setup {
+        only: vec!["contoso", "fabrikam", "northwind"],
+        interval: "2s",
+        ..Setup::default()
+    })
+    .await;
+    app.wait_ready().await;
+    // Wait for two more rounds, then compare the tenants' request times with their phases.
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    let reqs = app.sim.requests();
+    let times = |t: &str| -> Vec<std::time::Instant> {
+        reqs.iter()
+            .filter(|r| r.endpoint == Endpoint::SecureScores && r.tenant.as_deref() == Some(t))
+            .map(|r| r.at)
+            .collect()
+    };
+    let (a, b) = (times("contoso"), times("fabrikam"));
+    assert!(a.len() >= 3 && b.len() >= 3, "{} {}", a.len(), b.len());
+    // Steady state: successive refreshes one interval apart (±2 % jitter + scheduling).
+    let gap = a[2].duration_since(a[1]).as_secs_f64();
+    assert!(
+        (gap - 2.0).abs() < 0.25,
+        "contoso refreshes every interval: {gap}"
+    );
+    // The offset between two tenants is the offset between their phases, modulo the interval.
+    let offset = |x: std::time::Instant, y: std::time::Instant| {
+        let d = x.duration_since(y.min(x)).as_secs_f64() - y.duration_since(x.min(y)).as_secs_f64();
+        d.rem_euclid(2.0)
+    };
+    let expected = (phase("contoso", interval).as_secs_f64()
+        - phase("fabrikam", interval).as_secs_f64())
+    .rem_euclid(2.0);
+    let seen = offset(a[2], b[2]);
+    let diff = (seen - expected).abs();
+    assert!(
+        diff.min(2.0 - diff) < 0.25,
+        "phases spread the tenants: seen {seen:.3}, expected {expected:.3}"
+    );
+    app.stop().await;
+}
