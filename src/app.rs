@@ -62,12 +62,38 @@ fn record_certificate_expiry(config: &Config, metrics: &ExporterMetrics) {
     }
 }
 
+/// One [`graph::AppLimiter`] per app registration (client id), shared by its tenants.
+#[derive(Default)]
+pub struct AppLimiters(std::sync::Mutex<std::collections::HashMap<String, Arc<graph::AppLimiter>>>);
+
+impl AppLimiters {
+    fn get(&self, config: &Config, t: &crate::config::TenantConfig) -> Arc<graph::AppLimiter> {
+        let key = t
+            .credential
+            .client_id()
+            .unwrap_or("managed-identity")
+            .to_string();
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(graph::AppLimiter::new(
+                    config.graph.app_request_limit,
+                    config.graph.app_request_window,
+                ))
+            })
+            .clone()
+    }
+}
+
 /// The Graph client of one tenant.
 fn tenant_graph(
     http: &reqwest::Client,
     config: &Config,
     t: &crate::config::TenantConfig,
     metrics: &Arc<ExporterMetrics>,
+    limiters: &AppLimiters,
 ) -> Result<TenantGraph, AppError> {
     let tokens = TokenProvider::new(
         http.clone(),
@@ -78,14 +104,15 @@ fn tenant_graph(
         t.credential.clone(),
         metrics.clone(),
     );
-    TenantGraph::new(
+    Ok(TenantGraph::new(
         http.clone(),
         &config.graph,
         &t.name,
         tokens,
         metrics.clone(),
     )
-    .map_err(AppError::GraphUrl)
+    .map_err(AppError::GraphUrl)?
+    .with_app_limit(limiters.get(config, t)))
 }
 
 /// A Graph client per configured tenant, named by tenant: for the daemon and the one-shot commands.
@@ -94,10 +121,16 @@ pub fn tenant_graphs(
     metrics: &Arc<ExporterMetrics>,
 ) -> Result<Vec<(String, TenantGraph)>, AppError> {
     let http = graph::http_client(&config.graph).map_err(AppError::HttpClient)?;
+    let limiters = AppLimiters::default();
     config
         .tenants
         .iter()
-        .map(|t| Ok((t.name.clone(), tenant_graph(&http, config, t, metrics)?)))
+        .map(|t| {
+            Ok((
+                t.name.clone(),
+                tenant_graph(&http, config, t, metrics, &limiters)?,
+            ))
+        })
         .collect()
 }
 
@@ -120,6 +153,8 @@ pub struct App {
     limit: Arc<tokio::sync::Semaphore>,
     /// Start of the refresh schedule.
     epoch: std::time::Instant,
+    /// Graph's per-app limit, one window per app registration.
+    limiters: AppLimiters,
 }
 
 /// A running tenant refresher.
@@ -194,6 +229,7 @@ impl App {
                 config.refresh.max_concurrent_tenants,
             )),
             epoch: std::time::Instant::now(),
+            limiters: AppLimiters::default(),
         })
     }
 
@@ -222,7 +258,7 @@ impl App {
         t: &crate::config::TenantConfig,
         shutdown: &CancellationToken,
     ) -> Result<Running, AppError> {
-        let graph = tenant_graph(http, config, t, &self.state.metrics)?;
+        let graph = tenant_graph(http, config, t, &self.state.metrics, &self.limiters)?;
         let stop = shutdown.child_token();
         let refresher = TenantRefresher {
             name: t.name.clone(),

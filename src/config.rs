@@ -74,6 +74,9 @@ struct RawGraph {
     #[serde(with = "humantime_serde")]
     retry_backoff: Duration,
     max_concurrent_requests: usize,
+    app_request_limit: usize,
+    #[serde(with = "humantime_serde")]
+    app_request_window: Duration,
 }
 
 impl Default for RawGraph {
@@ -87,6 +90,8 @@ impl Default for RawGraph {
             max_retries: 3,
             retry_backoff: Duration::from_secs(1),
             max_concurrent_requests: 4,
+            app_request_limit: 130_000,
+            app_request_window: Duration::from_secs(10),
         }
     }
 }
@@ -260,6 +265,9 @@ pub struct GraphConfig {
     pub retry_backoff: Duration,
     /// Graph allows 4 concurrent secure-score requests per app per tenant.
     pub max_concurrent_requests: usize,
+    /// Graph's global limit per app across all tenants: this many requests per window.
+    pub app_request_limit: usize,
+    pub app_request_window: Duration,
     /// Where managed-identity tokens come from (from the environment).
     pub managed_identity: ManagedIdentityEndpoints,
 }
@@ -745,6 +753,13 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
             "must be between 1 and 4 (Graph allows 4 concurrent secure-score requests per tenant)",
         ));
     }
+    if raw.graph.app_request_limit == 0 || raw.graph.app_request_window.is_zero() {
+        return Err(invalid(
+            fig,
+            "graph.app_request_limit",
+            "the limit and graph.app_request_window must be above zero",
+        ));
+    }
     if raw.refresh.interval.is_zero() {
         return Err(invalid(
             fig,
@@ -955,6 +970,8 @@ fn validate(raw: RawSettings, fig: &Figment, azure: &AzureEnv) -> Result<Config,
             max_retries: raw.graph.max_retries,
             retry_backoff: raw.graph.retry_backoff,
             max_concurrent_requests: raw.graph.max_concurrent_requests,
+            app_request_limit: raw.graph.app_request_limit,
+            app_request_window: raw.graph.app_request_window,
             managed_identity: ManagedIdentityEndpoints {
                 identity_endpoint: azure.identity_endpoint.clone(),
                 identity_header: azure.identity_header.clone().map(Secret::new),

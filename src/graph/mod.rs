@@ -60,6 +60,49 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
+/// Graph's global limit for one app across all tenants (130,000 requests per 10 s): a sliding
+/// window that makes callers wait for room instead of earning 429s.
+pub struct AppLimiter {
+    limit: usize,
+    window: Duration,
+    sent: std::sync::Mutex<std::collections::VecDeque<std::time::Instant>>,
+}
+
+impl AppLimiter {
+    pub fn new(limit: usize, window: Duration) -> AppLimiter {
+        AppLimiter {
+            limit: limit.max(1),
+            window,
+            sent: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// Waits until one more request fits in the window, and counts it.
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+                let now = std::time::Instant::now();
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.window)
+                {
+                    sent.pop_front();
+                }
+                if sent.len() < self.limit {
+                    sent.push_back(now);
+                    return;
+                }
+                // The oldest request leaves the window first.
+                sent.front()
+                    .map(|t| self.window.saturating_sub(now.duration_since(*t)))
+                    .unwrap_or_default()
+            };
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+        }
+    }
+}
+
 /// One page and what came with it.
 struct Fetched {
     page: Page,
@@ -84,6 +127,8 @@ pub struct TenantGraph {
     tenant: String,
     tokens: TokenProvider,
     permits: Semaphore,
+    /// The app's share of Graph's global per-app limit, shared by every tenant of the app.
+    app_limit: Option<Arc<AppLimiter>>,
     max_retries: u32,
     retry_backoff: Duration,
     metrics: Arc<ExporterMetrics>,
@@ -117,10 +162,17 @@ impl TenantGraph {
             tenant: tenant.to_string(),
             tokens,
             permits: Semaphore::new(cfg.max_concurrent_requests.max(1)),
+            app_limit: None,
             max_retries: cfg.max_retries,
             retry_backoff: cfg.retry_backoff,
             metrics,
         })
+    }
+
+    /// Counts this tenant's requests against `limiter` (one per app registration).
+    pub fn with_app_limit(mut self, limiter: Arc<AppLimiter>) -> Self {
+        self.app_limit = Some(limiter);
+        self
     }
 
     /// The newest daily record(s): `secureScores?$top=n`, first page only (Graph adds a
@@ -245,6 +297,9 @@ impl TenantGraph {
                     .acquire()
                     .await
                     .expect("semaphore is never closed");
+                if let Some(limit) = &self.app_limit {
+                    limit.acquire().await;
+                }
                 self.send(endpoint, url, &token).await
             };
             let retry_in = match outcome {

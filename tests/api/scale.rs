@@ -221,3 +221,50 @@ async fn steady_state_refreshes_keep_each_tenants_place_in_the_interval() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn one_app_stays_within_its_global_request_limit() {
+    // Three tenants of one multi-tenant app, allowed 3 Graph requests per second in all:
+    // their 6+ first-pass requests need more than a second.
+    let mut sim = securescore_exporter::simulator::SimulatorOptions::default();
+    for t in &mut sim.tenants {
+        t.client_id = "77777777-7777-4777-8777-777777777777".into();
+        t.client_secret = "shared".into();
+    }
+    let app = spawn_app(Setup {
+        only: vec!["contoso", "northwind", "tailspin"],
+        sim,
+        extra_graph: "app_request_limit = 3\napp_request_window = \"1s\"\n",
+        credential: Some(Box::new(|_, _| "credential = \"msp\"\n".into())),
+        extra_toml: "\n[credentials.msp]\nclient_id = \"77777777-7777-4777-8777-777777777777\"\nclient_secret = \"shared\"\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    app.wait_ready().await;
+    let mut times: Vec<std::time::Instant> = app
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.endpoint,
+                Endpoint::SecureScores | Endpoint::ControlProfiles
+            )
+        })
+        .map(|r| r.at)
+        .collect();
+    times.sort();
+    assert!(times.len() >= 6, "{}", times.len());
+    // No window of one second ever holds more than 3 requests.
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..]
+            .iter()
+            .take_while(|u| u.duration_since(*t) < Duration::from_millis(950))
+            .count();
+        assert!(in_window <= 3, "{in_window} requests within a second");
+    }
+    let s = app.scrape().await;
+    assert_eq!(s.up("contoso"), Some(1.0));
+    assert_eq!(s.up("northwind"), Some(1.0));
+    app.stop().await;
+}
