@@ -185,6 +185,32 @@ impl SecureScoreCollector {
         self
     }
 
+    /// The text exposition of `tenants`: empty families dropped (the encoder refuses them),
+    /// samples sorted by label values as the registry would, so the output is stable.
+    pub fn render(&self, tenants: &[TenantState]) -> Vec<u8> {
+        let mut families: Vec<MetricFamily> = self
+            .families(tenants)
+            .into_iter()
+            .filter(|f| !f.get_metric().is_empty())
+            .collect();
+        for f in &mut families {
+            f.mut_metric().sort_by(|a, b| {
+                let values = |m: &proto::Metric| {
+                    m.get_label()
+                        .iter()
+                        .map(|l| l.value().to_string())
+                        .collect::<Vec<_>>()
+                };
+                values(a).cmp(&values(b))
+            });
+        }
+        let mut text = Vec::with_capacity(64 * 1024);
+        if let Err(e) = TextEncoder::new().encode(&families, &mut text) {
+            tracing::error!(error = %e, "encoding tenant metrics failed");
+        }
+        text
+    }
+
     /// The families for the given tenants, in `SNAPSHOT_METRICS` order.
     pub fn families(&self, tenants: &[TenantState]) -> Vec<MetricFamily> {
         let mut fams: Vec<Family> = SNAPSHOT_METRICS
@@ -358,14 +384,7 @@ pub fn render_snapshot_for_tests(
     store.record_success(tenant, snapshot);
     let collector =
         SecureScoreCollector::new(Arc::new(Store::default()), Duration::from_secs(3600));
-    // The registry drops empty families before encoding; the encoder refuses them.
-    let families: Vec<MetricFamily> = collector
-        .families(&store.tenants())
-        .into_iter()
-        .filter(|f| !f.get_metric().is_empty())
-        .collect();
-    let mut buf = Vec::new();
-    let _ = TextEncoder::new().encode(&families, &mut buf);
+    let buf = collector.render(&store.tenants());
     String::from_utf8(buf).unwrap_or_default()
 }
 
@@ -542,15 +561,7 @@ impl ExporterMetrics {
         if states.is_empty() {
             return None;
         }
-        let families: Vec<MetricFamily> = collector
-            .families(&states)
-            .into_iter()
-            .filter(|f| !f.get_metric().is_empty())
-            .collect();
-        let mut buf = Vec::with_capacity(64 * 1024);
-        if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
-            tracing::error!(error = %e, "encoding probe metrics failed");
-        }
+        let buf = collector.render(&states);
         Some(buf)
     }
 
@@ -564,27 +575,7 @@ impl ExporterMetrics {
         if let Some(body) = cached.as_ref().filter(|b| b.version == version) {
             return Some(body.clone());
         }
-        let mut families: Vec<MetricFamily> = collector
-            .families(&collector.store.tenants())
-            .into_iter()
-            .filter(|f| !f.get_metric().is_empty())
-            .collect();
-        // Stable output, as the registry would give: samples sorted by label values.
-        for f in &mut families {
-            f.mut_metric().sort_by(|a, b| {
-                let values = |m: &proto::Metric| {
-                    m.get_label()
-                        .iter()
-                        .map(|l| l.value().to_string())
-                        .collect::<Vec<_>>()
-                };
-                values(a).cmp(&values(b))
-            });
-        }
-        let mut text = Vec::with_capacity(64 * 1024);
-        if let Err(e) = TextEncoder::new().encode(&families, &mut text) {
-            tracing::error!(error = %e, "encoding tenant metrics failed");
-        }
+        let text = collector.render(&collector.store.tenants());
         let body = Arc::new(TenantBody::new(version, text));
         *cached = Some(body.clone());
         Some(body)

@@ -36,10 +36,7 @@ async fn landing(app: &TestApp) -> String {
 async fn failure_reason(app: &TestApp, tenant: &str) -> Scrape {
     app.wait_ready().await;
     app.wait_for("an auth failure", 10, |s| {
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", tenant), ("reason", "auth")],
-        ) >= Some(1.0)
+        s.failures(tenant, "auth") >= Some(1.0)
     })
     .await
 }
@@ -51,15 +48,7 @@ async fn certificate_credential_from_pem_signs_a_valid_assertion() {
     let app = spawn_app(Setup {
         only: vec!["contoso"],
         sim: tenants(|t| t.certificates = vec![der.clone()]),
-        credential: Some(Box::new(move |t, dir| {
-            let path = dir.join("app.pem");
-            std::fs::write(&path, &pem2).unwrap();
-            format!(
-                "client_id = {}\nclient_certificate_path = {}\n",
-                q(&t.client_id),
-                q(&path.to_string_lossy())
-            )
-        })),
+        credential: Some(certificate_credential("app.pem", pem2.clone())),
         ..Setup::default()
     })
     .await;
@@ -180,15 +169,7 @@ async fn an_expired_certificate_is_refused_and_its_expiry_exported() {
     let app = spawn_app(Setup {
         only: vec!["contoso"],
         sim: tenants(|t| t.certificates = vec![der.clone()]),
-        credential: Some(Box::new(move |t, dir| {
-            let path = dir.join("old.pem");
-            std::fs::write(&path, &pem).unwrap();
-            format!(
-                "client_id = {}\nclient_certificate_path = {}\n",
-                q(&t.client_id),
-                q(&path.to_string_lossy())
-            )
-        })),
+        credential: Some(certificate_credential("old.pem", pem.clone())),
         ..Setup::default()
     })
     .await;
@@ -255,13 +236,7 @@ async fn workload_identity_reads_a_rotated_token_file() {
             s.up("contoso") == Some(1.0)
         })
         .await;
-    assert_eq!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "auth")]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(s.failures("contoso", "auth"), Some(0.0));
     // A token for a subject with no federated credential is refused with advice.
     std::fs::write(
         &token_file,

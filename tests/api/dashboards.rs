@@ -77,6 +77,24 @@ fn npm_tools() -> PathBuf {
     dir
 }
 
+/// Type-checks `files` (strict, no emit) with the TypeScript installed in `dir`.
+fn tsc(dir: &Path, files: &[PathBuf]) -> std::process::Output {
+    Command::new(dir.join("node_modules/.bin/tsc"))
+        .args([
+            "--noEmit",
+            "--strict",
+            "--moduleResolution",
+            "bundler",
+            "--module",
+            "esnext",
+        ])
+        .args(["--target", "es2022", "--skipLibCheck"])
+        .args(files)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn dashboards_type_check_against_grafana_schema() {
     let dir = npm_tools();
@@ -93,22 +111,7 @@ fn dashboards_type_check_against_grafana_schema() {
         .unwrap();
         files.push(ts);
     }
-    let out = Command::new(dir.join("node_modules/.bin/tsc"))
-        .args([
-            "--noEmit",
-            "--strict",
-            "--moduleResolution",
-            "bundler",
-            "--module",
-            "esnext",
-            "--target",
-            "es2022",
-            "--skipLibCheck",
-        ])
-        .args(&files)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let out = tsc(&dir, &files);
     assert!(
         out.status.success(),
         "tsc: {}{}",
@@ -127,22 +130,7 @@ fn dashboards_type_check_against_grafana_schema() {
             format!("{header}export const d = (\n{broken}) satisfies Lit<Dashboard>;\n"),
         )
         .unwrap();
-        let out = Command::new(dir.join("node_modules/.bin/tsc"))
-            .args([
-                "--noEmit",
-                "--strict",
-                "--moduleResolution",
-                "bundler",
-                "--module",
-                "esnext",
-                "--target",
-                "es2022",
-                "--skipLibCheck",
-            ])
-            .arg(&ts)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
+        let out = tsc(&dir, std::slice::from_ref(&ts));
         assert!(
             !out.status.success(),
             "a broken dashboard must fail the type check"

@@ -138,13 +138,7 @@ async fn every_fault_is_survived_reported_and_recovered_from() {
     let mut matrix = Vec::new();
     for case in cases() {
         let before = app.scrape().await;
-        let failures = |s: &Scrape| {
-            s.get(
-                "securescore_refresh_failures_total",
-                &[("tenant", "contoso"), ("reason", case.reason)],
-            )
-            .unwrap_or(0.0)
-        };
+        let failures = |s: &Scrape| s.failures("contoso", case.reason).unwrap_or(0.0);
         let lines_before = thread_log()
             .lines()
             .filter(|l| l.contains("refresh failed") && l.contains("tenant=contoso"))
@@ -206,18 +200,8 @@ async fn every_fault_is_survived_reported_and_recovered_from() {
         .iter()
         .filter(|r| **r != case.reason)
         .map(|r| {
-            recovered
-                .get(
-                    "securescore_refresh_failures_total",
-                    &[("tenant", "contoso"), ("reason", r)],
-                )
-                .unwrap_or(0.0)
-                - before
-                    .get(
-                        "securescore_refresh_failures_total",
-                        &[("tenant", "contoso"), ("reason", r)],
-                    )
-                    .unwrap_or(0.0)
+            recovered.failures("contoso", r).unwrap_or(0.0)
+                - before.failures("contoso", r).unwrap_or(0.0)
         })
         .sum();
         assert_eq!(
@@ -270,13 +254,7 @@ async fn dns_failure_is_a_transport_failure() {
     eventually("the DNS failure", 20, || async { store.ready() }).await;
     let s = Scrape::parse(&String::from_utf8(metrics.encode()).unwrap());
     assert_eq!(s.up("contoso"), Some(0.0));
-    assert_eq!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "transport")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(s.failures("contoso", "transport"), Some(1.0));
     stop.cancel();
     task.await.unwrap();
     app.stop().await;
@@ -298,15 +276,7 @@ async fn clock_skew_of_ten_minutes() {
         let app = spawn_app(Setup {
             only: vec!["contoso"],
             sim,
-            credential: Some(Box::new(move |t, dir| {
-                let path = dir.join("app.pem");
-                std::fs::write(&path, &pem).unwrap();
-                format!(
-                    "client_id = {}\nclient_certificate_path = {}\n",
-                    q(&t.client_id),
-                    q(&path.to_string_lossy())
-                )
-            })),
+            credential: Some(certificate_credential("app.pem", pem.clone())),
             ..Setup::default()
         })
         .await;
@@ -318,13 +288,7 @@ async fn clock_skew_of_ten_minutes() {
             "Entra's clock {offset:+} s off"
         );
         if expect_up == 0.0 {
-            assert_eq!(
-                s.get(
-                    "securescore_refresh_failures_total",
-                    &[("tenant", "contoso"), ("reason", "auth")]
-                ),
-                Some(1.0)
-            );
+            assert_eq!(s.failures("contoso", "auth"), Some(1.0));
             let page = app.get("/").await.text().await.unwrap();
             assert!(
                 page.contains("check the clock"),

@@ -92,20 +92,8 @@ async fn throttling_honours_retry_after() {
         "waited Retry-After twice: {:?}",
         started.elapsed()
     );
-    assert_eq!(
-        s.get(
-            "securescore_graph_requests_total",
-            &[("endpoint", "secure_scores"), ("code", "429")]
-        ),
-        Some(2.0)
-    );
-    assert_eq!(
-        s.get(
-            "securescore_graph_requests_total",
-            &[("endpoint", "secure_scores"), ("code", "200")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(s.requests("secure_scores", "429"), Some(2.0));
+    assert_eq!(s.requests("secure_scores", "200"), Some(1.0));
     app.stop().await;
 }
 
@@ -126,20 +114,8 @@ async fn throttling_without_retry_after_backs_off_then_gives_up_as_throttled() {
     app.wait_ready().await;
     let s = app.scrape().await;
     assert_eq!(s.up("contoso"), Some(0.0));
-    assert_eq!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "throttled")]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        s.get(
-            "securescore_graph_requests_total",
-            &[("endpoint", "secure_scores"), ("code", "429")]
-        ),
-        Some(3.0)
-    );
+    assert_eq!(s.failures("contoso", "throttled"), Some(1.0));
+    assert_eq!(s.requests("secure_scores", "429"), Some(3.0));
 }
 
 #[tokio::test]
@@ -241,13 +217,7 @@ async fn server_errors_are_retried_a_bounded_number_of_times() {
         Some(0.0),
         "three failures exhaust two retries"
     );
-    assert_eq!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "northwind"), ("reason", "http")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(s.failures("northwind", "http"), Some(1.0));
     assert_eq!(app.sim.count("northwind", Endpoint::ControlProfiles), 3);
     app.stop().await;
 }
@@ -268,13 +238,7 @@ async fn malformed_json_is_a_decode_failure() {
     app.wait_ready().await;
     let s = app.scrape().await;
     assert_eq!(s.up("contoso"), Some(0.0));
-    assert_eq!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "decode")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(s.failures("contoso", "decode"), Some(1.0));
     app.stop().await;
 }
 
@@ -295,20 +259,8 @@ async fn slow_responses_time_out() {
     );
     app.wait_ready().await;
     let s = app.scrape().await;
-    assert_eq!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "timeout")]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        s.get(
-            "securescore_graph_requests_total",
-            &[("endpoint", "secure_scores"), ("code", "timeout")]
-        ),
-        Some(2.0)
-    );
+    assert_eq!(s.failures("contoso", "timeout"), Some(1.0));
+    assert_eq!(s.requests("secure_scores", "timeout"), Some(2.0));
     app.stop().await;
 }
 
@@ -341,13 +293,7 @@ async fn partial_content_keeps_the_data_and_is_counted() {
         ),
         Some(1.0)
     );
-    assert_eq!(
-        s.get(
-            "securescore_graph_requests_total",
-            &[("endpoint", "secure_scores"), ("code", "206")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(s.requests("secure_scores", "206"), Some(1.0));
     app.stop().await;
 }
 
@@ -372,13 +318,7 @@ async fn a_foreign_next_link_is_refused_and_gets_no_token() {
     app.wait_ready().await;
     let s = app.scrape().await;
     assert_eq!(s.up("contoso"), Some(0.0));
-    assert_eq!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "security")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(s.failures("contoso", "security"), Some(1.0));
     assert!(
         foreign.requests().is_empty(),
         "nothing, and certainly no token, went to the foreign origin"
@@ -393,10 +333,7 @@ async fn a_foreign_next_link_is_refused_and_gets_no_token() {
         1,
     );
     app.wait_for("second security failure", 10, |s| {
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "security")],
-        ) == Some(2.0)
+        s.failures("contoso", "security") == Some(2.0)
     })
     .await;
     app.stop().await;
@@ -428,13 +365,7 @@ async fn tokens_are_refreshed_before_they_expire() {
     );
     let s = app.scrape().await;
     assert_eq!(s.up("contoso"), Some(1.0));
-    assert_eq!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "auth")]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(s.failures("contoso", "auth"), Some(0.0));
     app.stop().await;
 }
 
@@ -459,23 +390,11 @@ async fn a_401_drops_the_token_and_retries_once() {
     .await;
     let s = app
         .wait_for("a successful refresh with the new token", 10, |s| {
-            s.get(
-                "securescore_graph_requests_total",
-                &[("endpoint", "secure_scores"), ("code", "401")],
-            ) >= Some(1.0)
-                && s.get(
-                    "securescore_graph_requests_total",
-                    &[("endpoint", "secure_scores"), ("code", "200")],
-                ) >= Some(2.0)
+            s.requests("secure_scores", "401") >= Some(1.0)
+                && s.requests("secure_scores", "200") >= Some(2.0)
         })
         .await;
-    assert_eq!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "auth")]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(s.failures("contoso", "auth"), Some(0.0));
     // A persistent 401 fails after exactly one retry, as auth.
     app.sim.inject(
         Some("contoso"),
@@ -484,10 +403,7 @@ async fn a_401_drops_the_token_and_retries_once() {
         1000,
     );
     app.wait_for("auth failure", 10, |s| {
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "auth")],
-        ) >= Some(1.0)
+        s.failures("contoso", "auth") >= Some(1.0)
     })
     .await;
     app.stop().await;
@@ -508,13 +424,7 @@ async fn missing_consent_is_an_auth_failure() {
     );
     app.wait_ready().await;
     let s = app.scrape().await;
-    assert_eq!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "auth")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(s.failures("contoso", "auth"), Some(1.0));
     let page = app.get("/").await.text().await.unwrap();
     assert!(page.contains("Authorization_RequestDenied"));
     app.stop().await;

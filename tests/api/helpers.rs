@@ -115,6 +115,19 @@ pub fn init_logs() {
     });
 }
 
+/// A tenant credential that signs in with `pem` (certificate and key), written to `file`.
+pub fn certificate_credential(file: &'static str, pem: String) -> CredentialFn {
+    Box::new(move |t, dir| {
+        let path = dir.join(file);
+        std::fs::write(&path, &pem).unwrap();
+        format!(
+            "client_id = {}\nclient_certificate_path = {}\n",
+            q(&t.client_id),
+            q(&path.to_string_lossy())
+        )
+    })
+}
+
 pub fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
@@ -398,6 +411,22 @@ impl Scrape {
             found.len()
         );
         found.first().map(|s| s.value)
+    }
+
+    /// `securescore_refresh_failures_total{tenant, reason}`.
+    pub fn failures(&self, tenant: &str, reason: &str) -> Option<f64> {
+        self.get(
+            "securescore_refresh_failures_total",
+            &[("tenant", tenant), ("reason", reason)],
+        )
+    }
+
+    /// `securescore_graph_requests_total{endpoint, code}`.
+    pub fn requests(&self, endpoint: &str, code: &str) -> Option<f64> {
+        self.get(
+            "securescore_graph_requests_total",
+            &[("endpoint", endpoint), ("code", code)],
+        )
     }
 
     pub fn up(&self, tenant: &str) -> Option<f64> {

@@ -15,10 +15,7 @@ async fn before_the_first_success_up_is_zero_and_no_score_series_exist() {
     app.wait_ready().await;
     let s = app
         .wait_for("auth failure counted", 10, |s| {
-            s.get(
-                "securescore_refresh_failures_total",
-                &[("tenant", "contoso"), ("reason", "auth")],
-            ) >= Some(1.0)
+            s.failures("contoso", "auth") >= Some(1.0)
         })
         .await;
     assert_eq!(s.up("contoso"), Some(0.0));
@@ -43,14 +40,7 @@ async fn before_the_first_success_up_is_zero_and_no_score_series_exist() {
         "decode",
         "security",
     ] {
-        assert_eq!(
-            s.get(
-                "securescore_refresh_failures_total",
-                &[("tenant", "contoso"), ("reason", reason)]
-            ),
-            Some(0.0),
-            "{reason}"
-        );
+        assert_eq!(s.failures("contoso", reason), Some(0.0), "{reason}");
     }
     // One broken tenant never hides another.
     assert_eq!(s.up("fabrikam"), Some(1.0));
@@ -115,12 +105,7 @@ async fn a_failed_refresh_keeps_the_last_good_values() {
         Some(last_ok),
         "unchanged by a failure"
     );
-    assert!(
-        s.get(
-            "securescore_refresh_failures_total",
-            &[("tenant", "contoso"), ("reason", "http")]
-        ) >= Some(1.0)
-    );
+    assert!(s.failures("contoso", "http") >= Some(1.0));
     // The other tenant keeps refreshing.
     assert_eq!(s.up("northwind"), Some(1.0));
     let t0 = s
