@@ -29,6 +29,7 @@ pub mod cloud;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod exposition;
 pub mod graph;
 pub mod metrics;
 pub mod refresh;

@@ -95,6 +95,19 @@ enum Command {
         /// Listen address written into the generated config.
         #[arg(long = "exporter.listen-address", default_value = "127.0.0.1:10057")]
         exporter_listen: String,
+        /// Serve an MSP fleet of this many tenants sharing one multi-tenant app, instead of
+        /// the demo's four.
+        #[arg(long, value_name = "N")]
+        tenants: Option<usize>,
+        /// Days of history per fleet tenant (1 to 90).
+        #[arg(long = "history-days", default_value_t = 1)]
+        history_days: usize,
+        /// Every Graph answer waits a random time in MIN..MAX, e.g. `100ms..400ms`.
+        #[arg(long, value_name = "MIN..MAX", value_parser = parse_latency)]
+        latency: Option<(std::time::Duration, std::time::Duration)>,
+        /// The refresh interval written into the generated config.
+        #[arg(long, default_value = "1h")]
+        interval: String,
     },
 }
 
@@ -271,19 +284,48 @@ async fn run_demo(cli: &Cli, refresh_interval: &str) -> anyhow::Result<()> {
     run(demo.config.clone(), Some(loader)).await
 }
 
+fn parse_latency(s: &str) -> Result<(std::time::Duration, std::time::Duration), String> {
+    let (lo, hi) = s
+        .split_once("..")
+        .ok_or_else(|| format!("`{s}` is not MIN..MAX (e.g. 100ms..400ms)"))?;
+    let d = |v: &str| humantime::parse_duration(v.trim()).map_err(|e| format!("`{v}`: {e}"));
+    let (lo, hi) = (d(lo)?, d(hi)?);
+    if lo > hi {
+        return Err(format!("`{s}`: MIN is above MAX"));
+    }
+    Ok((lo, hi))
+}
+
 async fn run_simulator(
     listen: std::net::SocketAddr,
     out: &std::path::Path,
     exporter_listen: &str,
+    fleet: Option<(usize, usize)>,
+    latency: Option<(std::time::Duration, std::time::Duration)>,
+    interval: &str,
 ) -> anyhow::Result<()> {
-    let options = simulator::SimulatorOptions {
+    let mut options = simulator::SimulatorOptions {
         listen,
         ..simulator::SimulatorOptions::default()
     };
+    if let Some((n, days)) = fleet {
+        options.tenants = simulator::data::fleet_tenants(n, days);
+        // Long benchmark runs would otherwise keep every request in memory.
+        options.record_requests = false;
+    }
+    if let Some(l) = latency {
+        options.latency = l;
+    }
+    let started = std::time::Instant::now();
     let sim = simulator::Simulator::start(options)
         .await
         .context("starting the simulator")?;
-    let config = demo::write_files(&sim, out, &[exporter_listen.to_string()], "1h")?;
+    let config = demo::write_files(&sim, out, &[exporter_listen.to_string()], interval)?;
+    tracing::info!(
+        tenants = sim.tenants().len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "simulator data generated"
+    );
     tracing::info!(url = sim.base_url(), config = %config.display(), "simulator running; start the exporter with --config on that file");
     let token = CancellationToken::new();
     shutdown_signal(token.clone()).await;
@@ -298,9 +340,14 @@ async fn main() -> ExitCode {
             address,
             out,
             exporter_listen,
+            tenants,
+            history_days,
+            latency,
+            interval,
         }) => {
             init_logging(&cli, None);
-            match run_simulator(*address, out, exporter_listen).await {
+            let fleet = tenants.map(|n| (n, *history_days));
+            match run_simulator(*address, out, exporter_listen, fleet, *latency, interval).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");

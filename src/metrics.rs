@@ -1,12 +1,15 @@
 //! Every metric name and HELP text of the exporter lives here.
 //!
-//! Two kinds of series share one `Registry`:
-//! - [`SecureScoreCollector`] builds fresh families from the [`Store`] on every scrape (the
-//!   const-metric pattern), so a control or tenant that vanishes from Graph vanishes from
-//!   `/metrics`, and nothing is served for a tenant before its first good refresh;
-//! - [`ExporterMetrics`] holds the exporter's own counters and histograms.
+//! Two kinds of series make up `/metrics`:
+//! - [`SecureScoreCollector`] renders each tenant's series from its [`Store`] entry whenever
+//!   that entry changes (the const-metric pattern: a control or tenant that vanishes from Graph
+//!   vanishes from `/metrics`, nothing is served before a tenant's first good refresh). The
+//!   text is written directly, one compressed part per family (see [`crate::exposition`]), so a
+//!   scrape of 10,000 tenants joins parts instead of encoding two million series;
+//! - [`ExporterMetrics`] holds the exporter's own counters and histograms (prometheus crate).
 
 use crate::error::FailureReason;
+use crate::exposition::{Part, Piece};
 use crate::series_filter::SeriesFilter;
 use crate::snapshot::ScoreSnapshot;
 use crate::store::{Store, TenantState};
@@ -16,7 +19,9 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use std::sync::Arc;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Metric names (contract.md). Dashboards, rules, README and tests use exactly these.
@@ -185,30 +190,71 @@ impl SecureScoreCollector {
         self
     }
 
-    /// The text exposition of `tenants`: empty families dropped (the encoder refuses them),
-    /// samples sorted by label values as the registry would, so the output is stable.
+    /// Each family's lines for one tenant, in `SNAPSHOT_METRICS` order (empty when the tenant
+    /// has none), samples sorted by label values as a registry would sort them.
+    pub fn tenant_texts(&self, t: &TenantState) -> Vec<Vec<u8>> {
+        self.families(std::slice::from_ref(t))
+            .iter()
+            .map(|f| {
+                let mut rows: Vec<(Vec<&str>, f64)> = f
+                    .get_metric()
+                    .iter()
+                    .map(|m| {
+                        let values = m.get_label().iter().map(|l| l.value()).collect();
+                        (values, m.get_gauge().get_value())
+                    })
+                    .collect();
+                rows.sort_by(|a, b| a.0.cmp(&b.0));
+                let labels: Vec<&str> = f
+                    .get_metric()
+                    .first()
+                    .map(|m| m.get_label().iter().map(|l| l.name()).collect())
+                    .unwrap_or_default();
+                let mut out = Vec::with_capacity(rows.len() * 96);
+                for (values, value) in &rows {
+                    write_sample(&mut out, f.name(), &labels, values, *value);
+                }
+                out
+            })
+            .collect()
+    }
+
+    /// One tenant's series as compressed parts, one per family.
+    pub fn render_parts(&self, t: &TenantState) -> Vec<Part> {
+        self.tenant_texts(t)
+            .iter()
+            .map(|text| Part::new(text))
+            .collect()
+    }
+
+    /// `# HELP` and `# TYPE` of each family, in `SNAPSHOT_METRICS` order.
+    fn headers(&self) -> Vec<Vec<u8>> {
+        SNAPSHOT_METRICS
+            .iter()
+            .zip(&self.helps)
+            .map(|((name, _, _), help)| {
+                let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+                format!("# HELP {name} {help}\n# TYPE {name} gauge\n").into_bytes()
+            })
+            .collect()
+    }
+
+    /// The text exposition of `tenants`, in tenant-name order; empty families are left out.
     pub fn render(&self, tenants: &[TenantState]) -> Vec<u8> {
-        let mut families: Vec<MetricFamily> = self
-            .families(tenants)
-            .into_iter()
-            .filter(|f| !f.get_metric().is_empty())
-            .collect();
-        for f in &mut families {
-            f.mut_metric().sort_by(|a, b| {
-                let values = |m: &proto::Metric| {
-                    m.get_label()
-                        .iter()
-                        .map(|l| l.value().to_string())
-                        .collect::<Vec<_>>()
-                };
-                values(a).cmp(&values(b))
-            });
+        let mut sorted: Vec<&TenantState> = tenants.iter().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name));
+        let texts: Vec<Vec<Vec<u8>>> = sorted.iter().map(|t| self.tenant_texts(t)).collect();
+        let mut out = Vec::new();
+        for (f, header) in self.headers().iter().enumerate() {
+            if texts.iter().all(|t| t[f].is_empty()) {
+                continue;
+            }
+            out.extend_from_slice(header);
+            for t in &texts {
+                out.extend_from_slice(&t[f]);
+            }
         }
-        let mut text = Vec::with_capacity(64 * 1024);
-        if let Err(e) = TextEncoder::new().encode(&families, &mut text) {
-            tracing::error!(error = %e, "encoding tenant metrics failed");
-        }
-        text
+        out
     }
 
     /// The families for the given tenants, in `SNAPSHOT_METRICS` order.
@@ -268,7 +314,7 @@ fn add_score(
         .iter()
         .filter(|c| filter.control(&c.category, &c.info.service, c.points, c.max_points))
     {
-        let labels = [tenant, c.name.as_str(), c.category.as_str()];
+        let labels = [tenant, &*c.name, &*c.category];
         fams[idx(CONTROL_POINTS)].add_opt(&labels, c.points);
         fams[idx(CONTROL_MAX_POINTS)].add_opt(&labels, c.max_points);
         fams[idx(CONTROL_RANK)].add_opt(&[tenant, &c.name], c.rank);
@@ -303,65 +349,36 @@ fn add_score(
     }
 }
 
-/// The per-tenant text and its deflate stream, cut at a sync flush so more can follow.
-struct TenantBody {
-    version: u64,
-    text: bytes::Bytes,
-    /// Raw deflate of `text`, ending at a sync-flush boundary (no final block).
-    deflated: bytes::Bytes,
-    crc: u32,
-}
-
-impl TenantBody {
-    fn new(version: u64, text: Vec<u8>) -> TenantBody {
-        use std::io::Write;
-        let mut enc = flate2::write::DeflateEncoder::new(
-            Vec::with_capacity(text.len() / 4),
-            flate2::Compression::fast(),
-        );
-        // A sync flush ends the stream on a byte boundary without a final block, so a second,
-        // independent deflate stream can follow it inside one gzip member.
-        let deflated = match enc.write_all(&text).and_then(|_| enc.flush()) {
-            Ok(()) => enc.get_ref().clone(),
-            Err(_) => Vec::new(),
-        };
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&text);
-        TenantBody {
-            version,
-            crc: crc.finalize(),
-            text: text.into(),
-            deflated: deflated.into(),
+/// Writes one sample line of the text format (label values escaped as the format requires).
+fn write_sample(out: &mut Vec<u8>, name: &str, labels: &[&str], values: &[&str], value: f64) {
+    out.extend_from_slice(name.as_bytes());
+    for (i, (label, v)) in labels.iter().zip(values).enumerate() {
+        out.push(if i == 0 { b'{' } else { b',' });
+        out.extend_from_slice(label.as_bytes());
+        out.extend_from_slice(b"=\"");
+        for b in v.bytes() {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                _ => out.push(b),
+            }
         }
+        out.push(b'"');
     }
-
-    /// One gzip member holding `self.text` followed by `tail`, as chunks (the cached deflate
-    /// stream is shared, not copied).
-    fn gzip_chunks(&self, tail: &[u8]) -> Vec<bytes::Bytes> {
-        use std::io::Write;
-        let mut rest = flate2::write::DeflateEncoder::new(
-            Vec::with_capacity(tail.len() / 3 + 64),
-            flate2::Compression::fast(),
-        );
-        let mut rest = rest
-            .write_all(tail)
-            .and_then(|_| rest.finish())
-            .unwrap_or_default();
-        let mut crc = crc32fast::Hasher::new_with_initial(self.crc);
-        crc.update(tail);
-        let size = (self.text.len() + tail.len()) as u32; // ISIZE is the length modulo 2^32
-        rest.extend_from_slice(&crc.finalize().to_le_bytes());
-        rest.extend_from_slice(&size.to_le_bytes());
-        // Header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
-        let header = bytes::Bytes::from_static(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
-        vec![header, self.deflated.clone(), rest.into()]
+    if !labels.is_empty() {
+        out.push(b'}');
     }
-
-    /// One gzip member holding `self.text` followed by `tail`.
-    #[cfg(test)]
-    fn gzip_with(&self, tail: &[u8]) -> Vec<u8> {
-        self.gzip_chunks(tail).concat()
+    out.push(b' ');
+    if value.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if value.is_infinite() {
+        out.extend_from_slice(if value > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else {
+        // f64's Display is the shortest text that reads back as the same value.
+        let _ = write!(out, "{value}");
     }
+    out.push(b'\n');
 }
 
 impl Collector for SecureScoreCollector {
@@ -388,13 +405,25 @@ pub fn render_snapshot_for_tests(
     String::from_utf8(buf).unwrap_or_default()
 }
 
+/// Plain-text bodies up to this size are kept once joined, so repeated plain scrapes of a small
+/// deployment are a buffer write; larger ones are inflated part by part as they are sent.
+const PLAIN_CACHE_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// The exporter's own metrics, and the registry everything is gathered from.
 pub struct ExporterMetrics {
+    /// Series that change with every request or scrape (process, request counters, histogram).
     registry: Registry,
-    /// The per-tenant collector (rendered into `tenant_body`, and alone by `/probe`).
+    /// The per-tenant counters: 9 series a tenant, so at scale they are encoded and compressed
+    /// only when one of them changes.
+    tenant_counters: Registry,
+    counters_version: AtomicU64,
+    counters_part: Mutex<Option<(u64, Part)>>,
+    /// The per-tenant collector (renders each tenant's parts, and `/probe`).
     collector: std::sync::OnceLock<Arc<SecureScoreCollector>>,
-    /// The per-tenant part of `/metrics`, encoded once per store change.
-    tenant_body: std::sync::Mutex<Option<Arc<TenantBody>>>,
+    /// `# HELP`/`# TYPE` of each per-tenant family, compressed once.
+    headers: std::sync::OnceLock<Vec<Part>>,
+    /// The last joined plain-text body of a small deployment, by store and counters version.
+    plain: Mutex<Option<(u64, u64, bytes::Bytes)>>,
     refresh_failures: IntCounterVec,
     refresh_duration: Histogram,
     graph_requests: IntCounterVec,
@@ -451,11 +480,18 @@ impl ExporterMetrics {
             .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("BUILD_GIT_REVISION")])
             .set(1);
         config_reload_successful.set(1);
+        let tenant_counters = Registry::new();
         for c in [
             Box::new(refresh_failures.clone()) as Box<dyn Collector>,
-            Box::new(refresh_duration.clone()),
-            Box::new(graph_requests.clone()),
             Box::new(partial_responses.clone()),
+        ] {
+            tenant_counters
+                .register(c)
+                .expect("exporter metrics register once");
+        }
+        for c in [
+            Box::new(refresh_duration.clone()) as Box<dyn Collector>,
+            Box::new(graph_requests.clone()),
             Box::new(config_reload_successful.clone()),
             Box::new(credential_expiry.clone()),
             Box::new(build_info),
@@ -467,8 +503,12 @@ impl ExporterMetrics {
         }
         Arc::new(ExporterMetrics {
             registry,
+            tenant_counters,
+            counters_version: AtomicU64::new(1),
+            counters_part: Mutex::new(None),
             collector: std::sync::OnceLock::new(),
-            tenant_body: std::sync::Mutex::new(None),
+            headers: std::sync::OnceLock::new(),
+            plain: Mutex::new(None),
             refresh_failures,
             refresh_duration,
             graph_requests,
@@ -485,14 +525,29 @@ impl ExporterMetrics {
         refresh_interval: Duration,
         filter: SeriesFilter,
     ) {
-        let collector =
-            Arc::new(SecureScoreCollector::new(store, refresh_interval).with_filter(filter));
-        // Not in the registry: its part of the body is encoded once per store change.
+        let collector = Arc::new(
+            SecureScoreCollector::new(store.clone(), refresh_interval).with_filter(filter),
+        );
+        let _ = self
+            .headers
+            .set(collector.headers().iter().map(|h| Part::new(h)).collect());
+        // Weak: the store owns the renderer, and the collector owns the store.
+        let weak = Arc::downgrade(&collector);
         let _ = self.collector.set(collector);
+        store.set_renderer(Box::new(move |t| {
+            weak.upgrade()
+                .map(|c| c.render_parts(t))
+                .unwrap_or_default()
+        }));
+    }
+
+    fn counters_changed(&self) {
+        self.counters_version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Starts a tenant's counters at 0, so `increase()` sees the first failure or partial answer.
     pub fn init_tenant(&self, tenant: &str) {
+        self.counters_changed();
         for r in FailureReason::ALL {
             self.refresh_failures
                 .with_label_values(&[tenant, r.as_str()]);
@@ -505,6 +560,7 @@ impl ExporterMetrics {
 
     /// Drops a removed tenant's counters, so its series vanish.
     pub fn remove_tenant(&self, tenant: &str) {
+        self.counters_changed();
         for r in FailureReason::ALL {
             let _ = self
                 .refresh_failures
@@ -521,6 +577,7 @@ impl ExporterMetrics {
         self.refresh_failures
             .with_label_values(&[tenant, reason.as_str()])
             .inc();
+        self.counters_changed();
     }
 
     pub fn observe_refresh(&self, took: Duration) {
@@ -537,6 +594,7 @@ impl ExporterMetrics {
         self.partial_responses
             .with_label_values(&[tenant, endpoint])
             .inc();
+        self.counters_changed();
     }
 
     pub fn set_config_reload_successful(&self, ok: bool) {
@@ -565,56 +623,105 @@ impl ExporterMetrics {
         Some(buf)
     }
 
-    /// The per-tenant part, re-encoded only when the store changed since the last call.
-    fn tenant_part(&self) -> Option<Arc<TenantBody>> {
-        let collector = self.collector.get()?;
-        // Held while encoding, so concurrent scrapes after a change encode once. Refreshers
-        // never take this lock, so a refresh in progress never blocks a scrape.
-        let mut cached = self.tenant_body.lock().unwrap_or_else(|e| e.into_inner());
-        let version = collector.store.version();
-        if let Some(body) = cached.as_ref().filter(|b| b.version == version) {
-            return Some(body.clone());
-        }
-        let text = collector.render(&collector.store.tenants());
-        let body = Arc::new(TenantBody::new(version, text));
-        *cached = Some(body.clone());
-        Some(body)
-    }
-
-    /// The exporter's own series (counters, histogram, process), encoded per scrape.
-    fn dynamic_part(&self) -> Vec<u8> {
+    fn encode_registry(registry: &Registry) -> Vec<u8> {
         let mut buf = Vec::with_capacity(8 * 1024);
         // Encoding into a Vec cannot fail on I/O; an error would mean an invalid family,
         // which these metrics never are.
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+        if let Err(e) = TextEncoder::new().encode(&registry.gather(), &mut buf) {
             tracing::error!(error = %e, "encoding metrics failed");
         }
         buf
     }
 
-    /// The exposition as chunks: the cached per-tenant part (shared, not copied) and the
-    /// exporter's own series.
-    pub fn encode_chunks(&self) -> Vec<bytes::Bytes> {
-        let dynamic = bytes::Bytes::from(self.dynamic_part());
-        match self.tenant_part() {
-            Some(t) => vec![t.text.clone(), dynamic],
-            None => vec![dynamic],
+    /// The per-tenant counters, re-encoded only after one of them changed.
+    fn counters(&self) -> (u64, Part) {
+        let version = self.counters_version.load(Ordering::Acquire);
+        let mut cached = self.counters_part.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((v, part)) = cached.as_ref().filter(|(v, _)| *v == version) {
+            return (*v, part.clone());
         }
+        let part = Part::new(&Self::encode_registry(&self.tenant_counters));
+        *cached = Some((version, part.clone()));
+        (version, part)
+    }
+
+    /// Every prepared part of the body, in order: per family its header and each tenant's
+    /// lines (tenants by name), then the per-tenant counters. Also the store version.
+    fn parts(&self) -> (u64, Vec<Part>) {
+        let mut parts = Vec::new();
+        let mut version = 0;
+        if let (Some(collector), Some(headers)) = (self.collector.get(), self.headers.get()) {
+            version = collector.store.version();
+            let mut tenants = collector.store.tenants();
+            tenants.sort_by(|a, b| a.name.cmp(&b.name));
+            let rendered: Vec<Arc<Vec<Part>>> = tenants
+                .iter()
+                .map(|t| match &t.rendered {
+                    Some(r) => r.clone(),
+                    // Not rendered yet (set up before the renderer): render it now.
+                    None => Arc::new(collector.render_parts(t)),
+                })
+                .collect();
+            for (f, header) in headers.iter().enumerate() {
+                let mut family = rendered
+                    .iter()
+                    .filter_map(|r| r.get(f))
+                    .filter(|p| p.len > 0)
+                    .peekable();
+                if family.peek().is_none() {
+                    continue;
+                }
+                parts.push(header.clone());
+                parts.extend(family.cloned());
+            }
+        }
+        parts.push(self.counters().1);
+        (version, parts)
+    }
+
+    /// The exposition as pieces: prepared parts (inflated as they are sent) and the series
+    /// encoded for this scrape. Small bodies come back as one cached buffer.
+    pub fn encode_pieces(&self) -> Vec<Piece> {
+        let dynamic = Piece::Plain(Self::encode_registry(&self.registry).into());
+        let (version, parts) = self.parts();
+        let counters = self.counters_version.load(Ordering::Acquire);
+        let total: u64 = parts.iter().map(|p| p.len).sum();
+        if total > PLAIN_CACHE_LIMIT {
+            let mut pieces: Vec<Piece> = parts.into_iter().map(Piece::Inflate).collect();
+            pieces.push(dynamic);
+            return pieces;
+        }
+        let mut cached = self.plain.lock().unwrap_or_else(|e| e.into_inner());
+        let joined = match cached.as_ref() {
+            Some((v, c, body)) if *v == version && *c == counters => body.clone(),
+            _ => {
+                let mut body = Vec::with_capacity(total as usize);
+                for p in &parts {
+                    body.extend_from_slice(&p.inflate());
+                }
+                let body = bytes::Bytes::from(body);
+                *cached = Some((version, counters, body.clone()));
+                body
+            }
+        };
+        vec![Piece::Plain(joined), dynamic]
     }
 
     /// The whole exposition in text format 0.0.4.
     pub fn encode(&self) -> Vec<u8> {
-        self.encode_chunks().concat()
+        let mut out = Vec::new();
+        for p in self.encode_pieces() {
+            out.extend_from_slice(&p.into_bytes());
+        }
+        out
     }
 
-    /// [`ExporterMetrics::encode_chunks`] as one gzip member: the per-tenant part's compressed
-    /// bytes are cached, only the small dynamic part is compressed per scrape.
+    /// The exposition as one gzip member: the prepared parts' compressed bytes as they are,
+    /// only this scrape's own series are compressed now.
     pub fn encode_gzip_chunks(&self) -> Vec<bytes::Bytes> {
-        let dynamic = self.dynamic_part();
-        let tenant = self
-            .tenant_part()
-            .unwrap_or_else(|| Arc::new(TenantBody::new(0, Vec::new())));
-        tenant.gzip_chunks(&dynamic)
+        let dynamic = Self::encode_registry(&self.registry);
+        let (_, parts) = self.parts();
+        crate::exposition::gzip(&parts, &dynamic)
     }
 
     /// [`ExporterMetrics::encode`] gzipped.
@@ -640,22 +747,7 @@ mod tests {
     }
 
     #[test]
-    fn cached_and_fresh_deflate_streams_make_one_valid_gzip_member() {
-        let body = TenantBody::new(1, b"securescore_up{tenant=\"a\"} 1\n".repeat(500));
-        let tail = b"process_open_fds 12\n".repeat(30);
-        let z = body.gzip_with(&tail);
-        let mut expected = body.text.to_vec();
-        expected.extend_from_slice(&tail);
-        assert_eq!(gunzip(&z), expected);
-        // An empty tenant part still makes a valid member.
-        assert_eq!(
-            gunzip(&TenantBody::new(0, Vec::new()).gzip_with(b"x 1\n")),
-            b"x 1\n"
-        );
-    }
-
-    #[test]
-    fn the_tenant_part_is_encoded_once_per_store_change() {
+    fn a_tenant_is_rendered_once_per_change_not_per_scrape() {
         let metrics = ExporterMetrics::new();
         let store = Arc::new(Store::new([("a", "id-a")]));
         metrics.register_store(
@@ -663,12 +755,17 @@ mod tests {
             Duration::from_secs(3600),
             SeriesFilter::default(),
         );
-        let first = metrics.tenant_part().unwrap();
-        let again = metrics.tenant_part().unwrap();
-        assert!(Arc::ptr_eq(&first, &again), "no change, no re-encoding");
+        let rendered = || store.tenants()[0].rendered.clone().unwrap();
+        let first = rendered();
+        let _ = metrics.encode();
+        let _ = metrics.encode_gzip();
+        assert!(Arc::ptr_eq(&first, &rendered()), "scrapes do not re-render");
         store.record_failure("a", "x".into());
-        let changed = metrics.tenant_part().unwrap();
-        assert!(!Arc::ptr_eq(&first, &changed));
+        let changed = rendered();
+        assert!(
+            !Arc::ptr_eq(&first, &changed),
+            "a change renders the tenant again"
+        );
         let text = String::from_utf8(metrics.encode()).unwrap();
         let zipped = String::from_utf8(gunzip(&metrics.encode_gzip())).unwrap();
         let strip = |s: &str| {

@@ -163,7 +163,7 @@ pub fn tenant_report(
         .categories
         .iter()
         .map(|c| CategoryReport {
-            category: c.category.clone(),
+            category: c.category.to_string(),
             points: c.points,
             max_points: c.max_points,
             ratio: (c.max_points > 0.0).then(|| c.points / c.max_points),
@@ -186,9 +186,9 @@ pub fn tenant_report(
             let max = c.max_points?;
             let points = c.points.unwrap_or(0.0);
             (max - points > 0.0).then(|| ActionReport {
-                control: c.name.clone(),
+                control: c.name.to_string(),
                 title: c.info.title.clone(),
-                category: c.category.clone(),
+                category: c.category.to_string(),
                 points_available: max - points,
                 points,
                 max_points: max,

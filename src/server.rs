@@ -6,6 +6,7 @@
 //! configured headers. Slow or idle clients are cut off, request headers are bounded, and the
 //! number of open connections is capped.
 
+use crate::exposition::Piece;
 use crate::metrics::{ExporterMetrics, TEXT_CONTENT_TYPE};
 use crate::status_page;
 use crate::store::Store;
@@ -22,11 +23,16 @@ use tokio_util::sync::CancellationToken;
 
 /// A response body of ready chunks: lets `/metrics` send the cached per-tenant bytes without
 /// copying them into one buffer.
-pub struct Chunks(std::collections::VecDeque<Bytes>);
+pub struct Chunks(std::collections::VecDeque<Piece>);
 
 impl Chunks {
     pub fn many(chunks: Vec<Bytes>) -> Chunks {
-        Chunks(chunks.into_iter().filter(|c| !c.is_empty()).collect())
+        Chunks::pieces(chunks.into_iter().map(Piece::Plain).collect())
+    }
+
+    /// A body of prepared pieces; compressed ones are inflated one at a time as they are sent.
+    pub fn pieces(pieces: Vec<Piece>) -> Chunks {
+        Chunks(pieces.into_iter().filter(|c| !c.is_empty()).collect())
     }
 }
 
@@ -44,7 +50,11 @@ impl hyper::body::Body for Chunks {
         mut self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        std::task::Poll::Ready(self.0.pop_front().map(|c| Ok(hyper::body::Frame::data(c))))
+        std::task::Poll::Ready(
+            self.0
+                .pop_front()
+                .map(|c| Ok(hyper::body::Frame::data(c.into_bytes()))),
+        )
     }
 
     fn is_end_stream(&self) -> bool {
@@ -52,7 +62,7 @@ impl hyper::body::Body for Chunks {
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
+        hyper::body::SizeHint::with_exact(self.0.iter().map(Piece::len).sum())
     }
 }
 
@@ -366,7 +376,7 @@ fn metrics(state: &HttpState, req: &Request<Incoming>) -> Response<Chunks> {
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
-        Response::new(Chunks::many(state.metrics.encode_chunks()))
+        Response::new(Chunks::pieces(state.metrics.encode_pieces()))
     };
     r.headers_mut().insert(
         header::CONTENT_TYPE,

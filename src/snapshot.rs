@@ -7,6 +7,14 @@
 
 use crate::graph::model::{ComparativeScore, ControlProfile, ControlScore, SecureScoreRecord};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+mod intern;
+pub use intern::{intern_info, intern_text};
+
+/// A label value shared by every tenant that has it (control names, categories): an MSP's
+/// thousands of tenants hold one copy of the catalogue's strings, not one each.
+pub type Text = Arc<str>;
 
 /// What one successful refresh learned about a tenant.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,22 +53,23 @@ pub struct CategoryScore {
     pub max_points: f64,
 }
 
-/// One entry of `controlScores`, with its profile's fields.
+/// One entry of `controlScores`, with its profile's fields. Kept small (88 bytes): a fleet of
+/// 10,000 tenants holds about two million of them. `implementationStatus` (free text, often
+/// HTML, different in every tenant) is not kept: no metric or report uses it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Control {
-    pub name: String,
-    pub category: String,
+    pub name: Text,
+    pub category: Text,
     pub points: Option<f64>,
     /// `score*100/scoreInPercentage` when that is defined and > 0, else the profile's `maxScore`.
     pub max_points: Option<f64>,
     pub rank: Option<f64>,
-    pub info: ControlInfo,
-    /// Free text from Graph (may be HTML); for reports, never a label.
-    pub implementation_status: Option<String>,
+    /// Shared with every tenant whose profile says the same.
+    pub info: Arc<ControlInfo>,
 }
 
 /// The `securescore_control_info` labels.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ControlInfo {
     pub title: String,
     pub service: String,
@@ -271,23 +280,25 @@ impl ScoreSnapshot {
                 .map(category_label)
                 .unwrap_or_else(|| "unknown".into());
             controls.push(Control {
-                name: name.to_string(),
-                category,
+                name: intern_text(name),
+                category: intern_text(&category),
                 points: cs.score,
                 max_points: control_max(cs, profile),
                 rank: profile.and_then(|p| p.rank),
-                info: control_info(name, profile),
-                implementation_status: cs.implementation_status.clone(),
+                info: intern_info(control_info(name, profile)),
             });
         }
 
         let mut categories: Vec<CategoryScore> = Vec::new();
         for c in &controls {
-            let entry = match categories.iter_mut().position(|x| x.category == c.category) {
+            let entry = match categories
+                .iter_mut()
+                .position(|x| *x.category == *c.category)
+            {
                 Some(i) => &mut categories[i],
                 None => {
                     categories.push(CategoryScore {
-                        category: c.category.clone(),
+                        category: c.category.to_string(),
                         points: 0.0,
                         max_points: 0.0,
                     });

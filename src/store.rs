@@ -4,8 +4,9 @@
 //! outside the lock and swap an `Arc` in, so a scrape never waits for Graph. A `std` lock is
 //! right here: it is never held across an `.await`.
 
+use crate::exposition::Part;
 use crate::snapshot::TenantSnapshot;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What is known about one tenant.
@@ -27,6 +28,11 @@ pub struct TenantState {
     pub last_attempt: Option<f64>,
     /// The last failure, for the status page; cleared by a success.
     pub last_error: Option<String>,
+    /// This state's series, rendered and compressed by the store's renderer when the state
+    /// changed (one part per metric family); `None` until a renderer is set.
+    pub rendered: Option<Arc<Vec<Part>>>,
+    /// Counts changes, so a rendering of an older state is never installed over a newer one.
+    pub changes: u64,
 }
 
 impl TenantState {
@@ -41,16 +47,31 @@ impl TenantState {
             last_success: None,
             last_attempt: None,
             last_error: None,
+            rendered: None,
+            changes: 0,
         }
     }
 }
 
+/// Renders a tenant's series when its state changes (set by the metrics module).
+pub type Renderer = Box<dyn Fn(&TenantState) -> Vec<Part> + Send + Sync>;
+
 /// All tenants, in configuration order.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Store {
     tenants: RwLock<Vec<TenantState>>,
     /// Bumped on every change, so readers can cache what they render from the store.
     version: std::sync::atomic::AtomicU64,
+    renderer: OnceLock<Renderer>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("tenants", &self.tenants)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 pub fn unix_now() -> f64 {
@@ -70,6 +91,19 @@ impl Store {
         Store {
             tenants: RwLock::new(tenants),
             version: std::sync::atomic::AtomicU64::new(1),
+            renderer: OnceLock::new(),
+        }
+    }
+
+    /// Sets the function that renders a tenant's series whenever its state changes, so a
+    /// scrape only joins parts rendered in advance. Tenants already present are rendered now.
+    pub fn set_renderer(&self, renderer: Renderer) {
+        if self.renderer.set(renderer).is_err() {
+            return;
+        }
+        let names: Vec<String> = self.tenants().into_iter().map(|t| t.name).collect();
+        for name in names {
+            self.update(&name, |_| {});
         }
     }
 
@@ -85,10 +119,31 @@ impl Store {
 
     fn update(&self, name: &str, f: impl FnOnce(&mut TenantState)) {
         // A poisoned lock only means a panic elsewhere mid-update; the data is still usable.
-        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = tenants.iter_mut().find(|t| t.name == name) {
+        let changed = {
+            let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+            let Some(t) = tenants.iter_mut().find(|t| t.name == name) else {
+                return;
+            };
             f(t);
+            t.changes += 1;
+            t.clone()
+        };
+        self.bump();
+        // Rendering happens outside the lock, so scrapes and other tenants never wait for it;
+        // until it lands the tenant's previous rendering is served.
+        let Some(render) = self.renderer.get() else {
+            return;
+        };
+        let parts = Arc::new(render(&changed));
+        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        // A newer change renders its own state; this one is stale then.
+        if let Some(t) = tenants
+            .iter_mut()
+            .find(|t| t.name == name && t.changes == changed.changes)
+        {
+            t.rendered = Some(parts);
         }
+        drop(tenants);
         self.bump();
     }
 
@@ -98,7 +153,11 @@ impl Store {
         if tenants.iter().any(|t| t.name == name) {
             return;
         }
-        tenants.push(TenantState::new(name, tenant_id));
+        let mut state = TenantState::new(name, tenant_id);
+        if let Some(render) = self.renderer.get() {
+            state.rendered = Some(Arc::new(render(&state)));
+        }
+        tenants.push(state);
         self.bump();
     }
 

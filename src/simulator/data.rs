@@ -123,6 +123,9 @@ pub struct TenantSpec {
     pub consent: Consent,
     /// The app's enterprise application is disabled in the tenant.
     pub app_disabled: bool,
+    /// Daily records kept, newest first (Graph keeps [`HISTORY_DAYS`]; fleets of thousands
+    /// keep fewer so the simulator's memory stays small).
+    pub history_days: usize,
 }
 
 /// Admin consent of the app in a tenant.
@@ -170,8 +173,54 @@ impl TenantSpec {
             federated_subjects: vec![DEFAULT_FEDERATED_SUBJECT.to_string()],
             consent: Consent::Granted,
             app_disabled: false,
+            history_days: HISTORY_DAYS,
         }
     }
+}
+
+/// The client id of the multi-tenant app every fleet tenant consented to.
+pub fn fleet_client_id() -> String {
+    guid(7, 2)
+}
+
+/// The client secret of that app.
+pub fn fleet_client_secret() -> String {
+    format!("sim~{}", &guid(7, 3)[..23])
+}
+
+/// An MSP's customers: `n` tenants named `customer-00001`…, all consented to one multi-tenant
+/// app. Mostly small Business Premium tenants, some E3, a few large E5 ones, with the payload
+/// quirks spread across them; `history_days` records each.
+pub fn fleet_tenants(n: usize, history_days: usize) -> Vec<TenantSpec> {
+    let (client_id, secret) = (fleet_client_id(), fleet_client_secret());
+    (1..=n)
+        .map(|i| {
+            let mut rng = fastrand::Rng::with_seed(0xf1ee7 ^ i as u64);
+            let (licence, seats) = match i % 10 {
+                0..=5 => (Licence::BusinessPremium, rng.u32(5..300)),
+                6..=8 => (Licence::E3, rng.u32(100..2_000)),
+                _ => (Licence::E5, rng.u32(500..5_000)),
+            };
+            let target = 0.30 + 0.55 * rng.f64();
+            let mut t = TenantSpec::new(
+                &format!("customer-{i:05}"),
+                licence,
+                seats,
+                target,
+                1_000_000 + i as u64,
+            );
+            t.client_id = client_id.clone();
+            t.client_secret = secret.clone();
+            t.history_days = history_days.clamp(1, HISTORY_DAYS);
+            t.quirks = Quirks {
+                numbers_as_strings: i % 4 == 1,
+                unknown_peer_values: i % 7 == 3,
+                html_status: i % 5 == 2,
+                control_states: i % 3 == 0,
+            };
+            t
+        })
+        .collect()
 }
 
 /// The demo's tenants: three that differ in size and licence, and one too new to have a score.
@@ -558,7 +607,7 @@ pub fn generate_with(
     }
 
     let strings = spec.quirks.numbers_as_strings;
-    for d in (0..HISTORY_DAYS).rev() {
+    for d in (0..HISTORY_DAYS).rev().take(spec.history_days) {
         let day = today - time::Duration::days((HISTORY_DAYS - 1 - d) as i64);
         let present: Vec<&Plan> = plans.iter().filter(|p| d >= p.appears).collect();
         let controls: Vec<Value> = present
@@ -621,6 +670,22 @@ mod tests {
             let n = newest["controlScores"].as_array().unwrap().len();
             assert!((60..=250).contains(&n), "{}: {n} controls", spec.name);
         }
+    }
+
+    #[test]
+    fn fleet_tenants_share_one_app_and_keep_the_days_asked_for() {
+        let fleet = fleet_tenants(20, 1);
+        assert_eq!(fleet.len(), 20);
+        assert!(fleet.iter().all(|t| t.client_id == fleet_client_id()));
+        let names: std::collections::HashSet<_> = fleet.iter().map(|t| &t.name).collect();
+        let ids: std::collections::HashSet<_> = fleet.iter().map(|t| &t.tenant_id).collect();
+        assert_eq!((names.len(), ids.len()), (20, 20));
+        for licence in [Licence::BusinessPremium, Licence::E3, Licence::E5] {
+            assert!(fleet.iter().any(|t| t.licence == licence));
+        }
+        let data = generate(&fleet[0], date!(2026 - 11 - 27));
+        assert_eq!(data.records.len(), 1);
+        assert_eq!(data.records[0]["createdDateTime"], "2026-11-27T00:00:00Z");
     }
 
     #[test]

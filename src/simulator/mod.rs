@@ -227,6 +227,9 @@ struct SimTenant {
 struct State {
     base_url: String,
     tenants: Vec<SimTenant>,
+    /// Tenant index by lower-case tenant id or domain, and by exact name (fleets are large).
+    by_key: HashMap<String, usize>,
+    by_name: HashMap<String, usize>,
     token_lifetime: Duration,
     max_concurrent: usize,
     requests_per_minute: usize,
@@ -297,6 +300,39 @@ fn make_certificates() -> Result<(String, rustls::ServerConfig), SimulatorError>
     Ok((ca.pem(), config))
 }
 
+/// Generates every tenant's data, on all cores (a fleet of thousands takes a while).
+fn generate_all(specs: Vec<TenantSpec>, today: time::Date) -> Vec<SimTenant> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = specs.len().div_ceil(threads).max(1);
+    let mut parts: Vec<Vec<TenantSpec>> = Vec::new();
+    let mut rest = specs;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|spec| SimTenant {
+                            data: Mutex::new(StoredData::generate(&spec, today)),
+                            spec,
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 impl Simulator {
     /// Generates the tenants' data and starts serving.
     pub async fn start(options: SimulatorOptions) -> Result<Simulator, SimulatorError> {
@@ -317,17 +353,19 @@ impl Simulator {
         let today = options
             .today
             .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
-        let tenants = options
-            .tenants
-            .into_iter()
-            .map(|spec| SimTenant {
-                data: Mutex::new(StoredData::generate(&spec, today)),
-                spec,
-            })
-            .collect();
+        let tenants = generate_all(options.tenants, today);
+        let mut by_key = HashMap::new();
+        let mut by_name = HashMap::new();
+        for (i, t) in tenants.iter().enumerate() {
+            by_key.insert(t.spec.tenant_id.to_ascii_lowercase(), i);
+            by_key.insert(t.spec.domain.to_ascii_lowercase(), i);
+            by_name.insert(t.spec.name.clone(), i);
+        }
         let state = Arc::new(State {
             base_url: format!("https://{addr}"),
             tenants,
+            by_key,
+            by_name,
             token_lifetime: options.token_lifetime,
             max_concurrent: options.max_concurrent,
             requests_per_minute: options.requests_per_minute,
@@ -669,11 +707,10 @@ const ACCEPTED_SCOPES: [&str; 3] = [
 
 impl State {
     fn find_tenant(&self, key: &str) -> Option<usize> {
-        self.tenants.iter().position(|t| {
-            t.spec.tenant_id.eq_ignore_ascii_case(key)
-                || t.spec.domain.eq_ignore_ascii_case(key)
-                || t.spec.name == key
-        })
+        self.by_key
+            .get(&key.to_ascii_lowercase())
+            .or_else(|| self.by_name.get(key))
+            .copied()
     }
 
     /// Takes one use of the first fault matching this request.
