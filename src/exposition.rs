@@ -44,6 +44,26 @@ impl Part {
         }
     }
 
+    /// The parts one after another, as one part: their deflate streams concatenated (each
+    /// ends at a sync flush, so the result is one valid stream) and their CRCs combined.
+    pub fn join<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Part {
+        let mut deflated = BytesMut::new();
+        let (mut crc, mut len) = (0u32, 0u64);
+        for p in parts {
+            if p.len == 0 {
+                continue;
+            }
+            deflated.extend_from_slice(&p.deflated);
+            crc = crc_combine::combine(crc, p.crc, p.len);
+            len += p.len;
+        }
+        Part {
+            deflated: deflated.freeze(),
+            crc,
+            len,
+        }
+    }
+
     /// The text back (for plain-text scrapes and tests).
     pub fn inflate(&self) -> Vec<u8> {
         if self.len == 0 {
@@ -109,9 +129,10 @@ mod crc_combine {
     }
 }
 
-/// Parts are copied into frames of about this size, so a body of 200,000 small parts is
-/// written as a few hundred frames.
+/// Small parts are copied into frames of about this size, so many small parts are written as
+/// few frames; parts of at least [`BY_REFERENCE`] bytes are sent as they are, without a copy.
 const FRAME: usize = 256 * 1024;
+const BY_REFERENCE: usize = 16 * 1024;
 
 /// The gzip member holding `parts` and then `tail` (compressed here, and finished).
 pub fn gzip<'a>(parts: impl IntoIterator<Item = &'a Part>, tail: &[u8]) -> Vec<Bytes> {
@@ -126,14 +147,17 @@ pub fn gzip<'a>(parts: impl IntoIterator<Item = &'a Part>, tail: &[u8]) -> Vec<B
         }
         crc = crc_combine::combine(crc, p.crc, p.len);
         len += p.len;
-        if frame.len() + p.deflated.len() > FRAME && !frame.is_empty() {
+        if p.deflated.len() >= BY_REFERENCE {
+            if !frame.is_empty() {
+                frames.push(frame.split().freeze());
+            }
+            frames.push(p.deflated.clone());
+            continue;
+        }
+        if frame.len() + p.deflated.len() > FRAME {
             frames.push(frame.split().freeze());
         }
-        if p.deflated.len() >= FRAME {
-            frames.push(p.deflated.clone());
-        } else {
-            frame.extend_from_slice(&p.deflated);
-        }
+        frame.extend_from_slice(&p.deflated);
     }
     let mut enc = flate2::write::DeflateEncoder::new(
         Vec::with_capacity(tail.len() / 3 + 64),
@@ -224,6 +248,11 @@ mod tests {
         let frames = gzip(&parts, b"tail 1\n");
         assert!(frames.len() > 1);
         assert!(frames.iter().all(|f| f.len() <= FRAME + 64 * 1024));
+        // A large part goes out as it is, not copied.
+        let big = Part::join(&parts);
+        let frames = gzip([&parts[0], &big], b"");
+        assert!(frames.iter().any(|f| f.as_ptr() == big.deflated.as_ptr()));
+        assert_eq!(gunzip(&frames), [&text[..997], &text[..]].concat());
         assert_eq!(gunzip(&frames), [&text[..], b"tail 1\n"].concat());
     }
 
@@ -238,6 +267,20 @@ mod tests {
         assert_eq!(
             crc_combine::combine(0, crc32fast::hash(b), b.len() as u64),
             crc32fast::hash(b)
+        );
+    }
+
+    #[test]
+    fn joined_parts_are_one_part_of_the_same_text() {
+        let texts = ["a 1\n", "", "b{x=\"y\"} 2\n", "c 3\n"];
+        let parts: Vec<Part> = texts.iter().map(|t| Part::new(t.as_bytes())).collect();
+        let joined = Part::join(&parts);
+        assert_eq!(joined.inflate(), texts.concat().as_bytes());
+        assert_eq!(joined.crc, crc32fast::hash(texts.concat().as_bytes()));
+        let outer = Part::join([&joined, &Part::new(b"d 4\n")]);
+        assert_eq!(
+            gunzip(&gzip([&outer], b"")),
+            b"a 1\nb{x=\"y\"} 2\nc 3\nd 4\n"
         );
     }
 

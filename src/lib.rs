@@ -12,7 +12,9 @@
 //! - [`snapshot`]: the one conversion from wire models into the domain snapshot.
 //! - [`store`]: the last good snapshot and refresh status of every tenant.
 //! - [`refresh`]: when Graph is called: one loop per tenant, with jitter and backoff.
-//! - [`metrics`]: every metric name and HELP text; the collector that renders the store.
+//! - [`cpu_work`]: where refreshes parse, convert and render: off the async workers, bounded.
+//! - [`metrics`]: every metric name and HELP text; renders each tenant's series once per change.
+//! - [`exposition`]: the `/metrics` body as compressed parts joined per scrape (gzip or plain).
 //! - [`series_filter`]: cardinality controls (which control, category and tenant series exist).
 //! - [`server`] and [`status_page`]: HTTP transport and the status page at `/`.
 //! - [`backfill`] and [`report`]: the one-shot `backfill` (OpenMetrics history) and `snapshot` (reports) commands.
@@ -27,6 +29,7 @@ pub mod auth;
 pub mod backfill;
 pub mod cloud;
 pub mod config;
+pub mod cpu_work;
 pub mod demo;
 pub mod error;
 pub mod exposition;

@@ -185,6 +185,24 @@ fn load(cli: &Cli) -> Result<Config, securescore_exporter::config::ConfigError> 
 }
 
 /// Loads the configuration, or prints why not and gives the exit code for it.
+/// `backfill` and `snapshot` with no `--config` and no `AZURE_*` credentials read the built-in
+/// demo's simulator, like the daemon does (compose backfills the demo's history this way).
+/// The returned demo keeps the simulator running.
+async fn config_or_demo(cli: &Cli) -> Result<(Config, Option<demo::Demo>), ExitCode> {
+    if cli.config.is_some() || AzureEnv::from_process().is_complete() {
+        return load_or_report(cli).map(|c| (c, None));
+    }
+    eprintln!("no --config and no AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET: reading the built-in demo's simulator");
+    let listen = ["127.0.0.1:0".to_string()];
+    match demo::prepare(simulator::SimulatorOptions::default(), &listen, "1h").await {
+        Ok(d) => Ok((d.config.clone(), Some(d))),
+        Err(e) => {
+            eprintln!("error: {}", securescore_exporter::error::chain(&e));
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
 fn load_or_report(cli: &Cli) -> Result<Config, ExitCode> {
     load(cli).map_err(|e| {
         eprintln!("error: {e}");
@@ -375,7 +393,7 @@ async fn main() -> ExitCode {
             output,
             labels,
         }) => {
-            let config = match load_or_report(&cli) {
+            let (config, _demo) = match config_or_demo(&cli).await {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -415,7 +433,7 @@ async fn main() -> ExitCode {
             }
         }
         Some(Command::Snapshot { format }) => {
-            let config = match load_or_report(&cli) {
+            let (config, _demo) = match config_or_demo(&cli).await {
                 Ok(c) => c,
                 Err(code) => return code,
             };

@@ -405,9 +405,20 @@ pub fn render_snapshot_for_tests(
     String::from_utf8(buf).unwrap_or_default()
 }
 
-/// Plain-text bodies up to this size are kept once joined, so repeated plain scrapes of a small
-/// deployment are a buffer write; larger ones are inflated part by part as they are sent.
-const PLAIN_CACHE_LIMIT: u64 = 16 * 1024 * 1024;
+/// Plain-text bodies up to this size are kept once joined, so repeated plain scrapes are a
+/// buffer write; larger ones (10,000 tenants: ~300 MB) are inflated part by part as they are
+/// sent, so they cost no memory.
+const PLAIN_CACHE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Tenants (in name order) are joined in blocks of this many: a scrape reuses every block whose
+/// tenants did not change, so during a refresh it joins only a few blocks again.
+const BLOCK: usize = 64;
+
+/// One block's families, each the join of its tenants' parts.
+struct Block {
+    fingerprint: u64,
+    families: Vec<Part>,
+}
 
 /// The exporter's own metrics, and the registry everything is gathered from.
 pub struct ExporterMetrics {
@@ -424,6 +435,8 @@ pub struct ExporterMetrics {
     headers: std::sync::OnceLock<Vec<Part>>,
     /// The last joined plain-text body of a small deployment, by store and counters version.
     plain: Mutex<Option<(u64, u64, bytes::Bytes)>>,
+    /// Joined blocks of tenants, by block number.
+    blocks: Mutex<Vec<Block>>,
     refresh_failures: IntCounterVec,
     refresh_duration: Histogram,
     graph_requests: IntCounterVec,
@@ -509,6 +522,7 @@ impl ExporterMetrics {
             collector: std::sync::OnceLock::new(),
             headers: std::sync::OnceLock::new(),
             plain: Mutex::new(None),
+            blocks: Mutex::new(Vec::new()),
             refresh_failures,
             refresh_duration,
             graph_requests,
@@ -645,27 +659,56 @@ impl ExporterMetrics {
         (version, part)
     }
 
-    /// Every prepared part of the body, in order: per family its header and each tenant's
-    /// lines (tenants by name), then the per-tenant counters. Also the store version.
+    /// Every prepared part of the body, in order: per family its header and each block's join
+    /// of its tenants' lines (tenants by name), then the per-tenant counters. Also the store
+    /// version.
     fn parts(&self) -> (u64, Vec<Part>) {
+        use std::hash::{Hash, Hasher};
         let mut parts = Vec::new();
         let mut version = 0;
         if let (Some(collector), Some(headers)) = (self.collector.get(), self.headers.get()) {
             version = collector.store.version();
             let mut tenants = collector.store.tenants();
             tenants.sort_by(|a, b| a.name.cmp(&b.name));
-            let rendered: Vec<Arc<Vec<Part>>> = tenants
-                .iter()
-                .map(|t| match &t.rendered {
-                    Some(r) => r.clone(),
-                    // Not rendered yet (set up before the renderer): render it now.
-                    None => Arc::new(collector.render_parts(t)),
-                })
-                .collect();
-            for (f, header) in headers.iter().enumerate() {
-                let mut family = rendered
+            let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+            let count = tenants.len().div_ceil(BLOCK);
+            blocks.truncate(count);
+            for (i, chunk) in tenants.chunks(BLOCK).enumerate() {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                for t in chunk {
+                    t.name.hash(&mut h);
+                    t.changes.hash(&mut h);
+                    t.rendered.as_ref().map(Arc::as_ptr).hash(&mut h);
+                }
+                let fingerprint = h.finish();
+                if blocks.get(i).is_some_and(|b| b.fingerprint == fingerprint) {
+                    continue;
+                }
+                let rendered: Vec<Arc<Vec<Part>>> = chunk
                     .iter()
-                    .filter_map(|r| r.get(f))
+                    .map(|t| match &t.rendered {
+                        Some(r) => r.clone(),
+                        // Not rendered yet (set up before the renderer): render it now.
+                        None => Arc::new(collector.render_parts(t)),
+                    })
+                    .collect();
+                let families = (0..headers.len())
+                    .map(|f| Part::join(rendered.iter().filter_map(|r| r.get(f))))
+                    .collect();
+                let block = Block {
+                    fingerprint,
+                    families,
+                };
+                if i < blocks.len() {
+                    blocks[i] = block;
+                } else {
+                    blocks.push(block);
+                }
+            }
+            for (f, header) in headers.iter().enumerate() {
+                let mut family = blocks
+                    .iter()
+                    .filter_map(|b| b.families.get(f))
                     .filter(|p| p.len > 0)
                     .peekable();
                 if family.peek().is_none() {

@@ -77,7 +77,14 @@ impl TenantRefresher {
     /// Reads Graph once and converts the result.
     pub async fn refresh_once(&self) -> Result<TenantSnapshot, GraphError> {
         let data = self.graph.fetch_all().await?;
-        Ok(TenantSnapshot::from_graph(&data.records, &data.profiles))
+        // CPU work, like parsing: off the async workers that serve scrapes.
+        let convert = move || TenantSnapshot::from_graph(&data.records, &data.profiles);
+        crate::cpu_work::run(convert)
+            .await
+            .map_err(|e| GraphError::Decode {
+                endpoint: crate::graph::SECURE_SCORES,
+                source: crate::graph::model::ModelError::Body(format!("conversion stopped: {e}")),
+            })
     }
 
     /// Refreshes until `shutdown` fires.
@@ -116,7 +123,10 @@ impl TenantRefresher {
                             "refresh complete: Graph has no Secure Score record yet (new tenants get one after 2-4 days)"
                         ),
                     }
-                    self.store.record_success(&self.name, snapshot);
+                    // Recording renders the tenant's series: CPU work, off the async workers.
+                    let (store, name) = (self.store.clone(), self.name.clone());
+                    let _ =
+                        crate::cpu_work::run(move || store.record_success(&name, snapshot)).await;
                     // A little jitter on top of the tenant's own slot.
                     let slot = until_next_slot(
                         self.epoch,

@@ -380,8 +380,12 @@ impl TenantGraph {
         let body = self.read_body(endpoint, resp).await?;
         match status {
             200 | 206 => {
-                let page =
-                    Page::parse(&body).map_err(|source| GraphError::Decode { endpoint, source })?;
+                // Parsing half a megabyte of JSON is CPU work: off the async workers, so
+                // scrapes stay fast while thousands of tenants refresh.
+                let page = crate::cpu_work::run(move || Page::parse(&body))
+                    .await
+                    .unwrap_or_else(|e| Err(ModelError::Body(format!("parser stopped: {e}"))))
+                    .map_err(|source| GraphError::Decode { endpoint, source })?;
                 let partial_warning = (status == 206).then(|| {
                     let w = if warning.is_empty() { "(no Warning header)".to_string() } else { warning };
                     tracing::warn!(tenant = %self.tenant, endpoint, warning = %w, "Graph answered 206 Partial Content: data may be incomplete");

@@ -115,16 +115,30 @@ pub struct Page {
 impl Page {
     pub fn parse(body: &[u8]) -> Result<Page, ModelError> {
         let value: Value = serde_json::from_slice(body)?;
-        let obj = value.as_object().ok_or(ModelError::NoValueArray)?;
-        let o = Obj(obj);
-        let items = match o.get("value") {
+        let Value::Object(mut obj) = value else {
+            return Err(ModelError::NoValueArray);
+        };
+        let o = Obj(&obj);
+        let next_link = o.string("@odata.nextLink").filter(|s| !s.trim().is_empty());
+        // Same key rule as `Obj::get`; the items are moved out, not copied (a page is ~0.5 MB).
+        let key = match obj.contains_key("value") {
+            true => "value".to_string(),
+            false => obj
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case("value"))
+                .cloned()
+                .ok_or(ModelError::NoValueArray)?,
+        };
+        let items = match obj.remove(&key) {
             Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(|v| v.as_object().cloned())
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::Object(m) => Some(m),
+                    _ => None,
+                })
                 .collect(),
             _ => return Err(ModelError::NoValueArray),
         };
-        let next_link = o.string("@odata.nextLink").filter(|s| !s.trim().is_empty());
         Ok(Page { items, next_link })
     }
 }

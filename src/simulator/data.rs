@@ -178,6 +178,13 @@ impl TenantSpec {
     }
 }
 
+impl TenantSpec {
+    /// Entries of the tenant's control catalogue (`secureScoreControlProfiles`).
+    pub fn profile_count(&self) -> usize {
+        catalogue::NAMED.len() + self.licence.device_controls()
+    }
+}
+
 /// The client id of the multi-tenant app every fleet tenant consented to.
 pub fn fleet_client_id() -> String {
     guid(7, 2)
@@ -685,6 +692,7 @@ mod tests {
         }
         let data = generate(&fleet[0], date!(2026 - 11 - 27));
         assert_eq!(data.records.len(), 1);
+        assert_eq!(data.profiles.len(), fleet[0].profile_count());
         assert_eq!(data.records[0]["createdDateTime"], "2026-11-27T00:00:00Z");
     }
 

@@ -5,6 +5,7 @@
 mod auth;
 mod cli;
 mod dashboards;
+mod deploy;
 mod faults;
 mod graph_behaviour;
 mod helpers;

@@ -1,0 +1,978 @@
+//! Deployment files, validated with the real tools where they exist here: kustomize (Debian's
+//! kubectl) and kubernetes-validate for the manifests, the Prometheus Operator's CRD schemas
+//! for ServiceMonitor and PrometheusRule, promtool and amtool for the compose stack's configs,
+//! systemd-analyze for the unit. There is no Docker engine, so the Dockerfile and compose files
+//! are checked against what the build produces and what they mount.
+
+use crate::dashboards::repo;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_securescore_exporter");
+const CONFIG_PATH: &str = "/etc/securescore_exporter/config.toml";
+
+fn run(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn yaml_docs(text: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_norway::Deserializer::from_str(text)
+        .map(|d| {
+            let mut v = serde_norway::Value::deserialize(d).expect("valid YAML");
+            v.apply_merge().expect("YAML merge keys resolve");
+            serde_json::to_value(v).expect("YAML maps to JSON")
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn yaml_file(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    yaml_docs(&text).into_iter().next().expect("one document")
+}
+
+fn tools() -> PathBuf {
+    repo().join("target/tools")
+}
+
+/// Debian's kubectl (kubernetes-client, with kustomize built in), unpacked into target/tools so
+/// it installs nothing system-wide and is the same version everywhere.
+fn kubectl() -> PathBuf {
+    let dir = tools().join("kubernetes-client");
+    let bin = dir.join("usr/bin/kubectl");
+    if bin.exists() {
+        return bin;
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let download = |dir: &Path| {
+        Command::new("apt-get")
+            .args(["download", "kubernetes-client"])
+            .current_dir(dir)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !download(&dir) {
+        run(Command::new("apt-get").arg("update").arg("-qq"));
+        assert!(download(&dir), "apt-get download kubernetes-client failed");
+    }
+    let deb = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .expect("the .deb was downloaded");
+    run(Command::new("dpkg").arg("-x").arg(&deb).arg(&dir));
+    assert!(bin.exists());
+    bin
+}
+
+/// kubernetes-validate from PyPI, in target/tools/python.
+fn kubernetes_validate(file: &Path) -> std::process::Output {
+    let dir = tools().join("python");
+    if !dir.join("kubernetes_validate").exists() {
+        run(Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+            ])
+            .arg(&dir)
+            .arg("kubernetes-validate==1.37.0"));
+    }
+    Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict", "--quiet"])
+        .arg(file)
+        .env("PYTHONPATH", &dir)
+        .output()
+        .expect("python3 runs")
+}
+
+/// The Prometheus Operator CRD models (generated from its CRD schemas), in target/tools.
+fn operator_models() -> PathBuf {
+    let dir = tools().join("k8s-models");
+    if !dir
+        .join("node_modules/@kubernetes-models/prometheus-operator/package.json")
+        .exists()
+    {
+        std::fs::create_dir_all(&dir).unwrap();
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&dir)
+            .arg("@kubernetes-models/prometheus-operator@6.0.0"));
+    }
+    dir
+}
+
+/// Validates ServiceMonitor and PrometheusRule objects against the operator's schemas.
+fn validate_operator_objects(objects: &[Value]) {
+    let dir = operator_models();
+    let input = dir.join(format!("objects-{}.json", std::process::id()));
+    std::fs::write(&input, serde_json::to_string(objects).unwrap()).unwrap();
+    let script = dir.join("validate.mjs");
+    std::fs::write(
+        &script,
+        r#"import { readFileSync } from "fs";
+import { ServiceMonitor, PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
+const kinds = { ServiceMonitor, PrometheusRule };
+let failed = 0;
+for (const o of JSON.parse(readFileSync(process.argv[2], "utf8"))) {
+  try { new kinds[o.kind](o).validate(); console.log(`valid ${o.kind}/${o.metadata.name}`); }
+  catch (e) { failed++; console.log(`INVALID ${o.kind}/${o.metadata.name}: ${e.message}`); }
+}
+process.exit(failed ? 1 : 0);
+"#,
+    )
+    .unwrap();
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(&input)
+        .current_dir(&dir)
+        .output()
+        .expect("node runs");
+    let _ = std::fs::remove_file(&input);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("valid")).count(),
+        objects.len()
+    );
+}
+
+fn render(overlay: &str) -> Vec<Value> {
+    let out = run(Command::new(kubectl())
+        .arg("kustomize")
+        .arg(repo().join("deploy/kubernetes/overlays").join(overlay)));
+    yaml_docs(&String::from_utf8(out.stdout).unwrap())
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|o| o["kind"] == kind).collect()
+}
+
+fn default_port() -> u16 {
+    securescore_exporter::config::DEFAULT_LISTEN_ADDRESS
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// `check-config` on a config as the container sees it: `tenant_files` and secret files at
+/// their in-container paths are pointed at stand-ins.
+fn check_config(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.d");
+    std::fs::create_dir_all(&tenants).unwrap();
+    std::fs::write(
+        tenants.join("tenants.csv"),
+        "name,tenant_id,credential\ncustomer-a,customer-a.onmicrosoft.com,msp\n",
+    )
+    .unwrap();
+    let mut text = text.replace(
+        "/etc/securescore_exporter/tenants.d",
+        &tenants.to_string_lossy(),
+    );
+    // Secret and token files the orchestrator would mount: stand-ins with a dummy value.
+    let quoted: Vec<String> = text
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|v| v.starts_with("/etc/") || v.starts_with("/run/") || v.starts_with("/var/run/"))
+        .map(str::to_string)
+        .collect();
+    for (i, original) in quoted.iter().enumerate() {
+        let stand_in = dir.path().join(format!("mounted-{i}"));
+        std::fs::write(&stand_in, "stand-in value").unwrap();
+        text = text.replace(original.as_str(), &stand_in.to_string_lossy());
+    }
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = run(Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("AZURE_TENANT_ID")
+        .env_remove("AZURE_CLIENT_ID")
+        .env_remove("AZURE_CLIENT_SECRET"));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn pod_spec(workload: &Value) -> &Value {
+    &workload["spec"]["template"]["spec"]
+}
+
+/// What every workload must do, whichever overlay made it.
+fn assert_hardened_and_probed(workload: &Value, objects: &[Value]) {
+    let name = workload["metadata"]["name"].as_str().unwrap();
+    let pod = pod_spec(workload);
+    let psc = &pod["securityContext"];
+    assert_eq!(psc["runAsNonRoot"], true, "{name}");
+    assert_ne!(psc["runAsUser"], 0, "{name}");
+    assert_eq!(psc["seccompProfile"]["type"], "RuntimeDefault", "{name}");
+    let c = &pod["containers"][0];
+    let csc = &c["securityContext"];
+    assert_eq!(csc["readOnlyRootFilesystem"], true, "{name}");
+    assert_eq!(csc["allowPrivilegeEscalation"], false, "{name}");
+    assert_eq!(
+        csc["capabilities"]["drop"],
+        serde_json::json!(["ALL"]),
+        "{name}"
+    );
+    for kind in ["requests", "limits"] {
+        assert!(
+            c["resources"][kind]["memory"].is_string(),
+            "{name}: memory {kind}"
+        );
+    }
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/-/healthy");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/-/ready");
+    assert_eq!(c["ports"][0]["containerPort"], default_port());
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        args.contains(&format!("--config={CONFIG_PATH}").as_str()),
+        "{args:?}"
+    );
+    assert!(args.contains(&format!("--web.listen-address=0.0.0.0:{}", default_port()).as_str()));
+    // The config file is mounted where --config points, from the generated ConfigMap.
+    let mounts = c["volumeMounts"].as_array().unwrap();
+    let config_mount = mounts
+        .iter()
+        .find(|m| m["mountPath"] == CONFIG_PATH)
+        .expect("config mount");
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == config_mount["name"])
+        .expect("config volume");
+    let cm_name = volume["configMap"]["name"].as_str().unwrap();
+    let cm = find(objects, "ConfigMap")
+        .into_iter()
+        .find(|c| c["metadata"]["name"] == cm_name)
+        .expect("the ConfigMap the volume names exists (with its hash suffix)");
+    let config = cm["data"][config_mount["subPath"].as_str().unwrap()]
+        .as_str()
+        .unwrap();
+    assert!(check_config(config).starts_with("configuration is valid"));
+    // /tmp is writable (the root filesystem is not).
+    assert!(mounts.iter().any(|m| m["mountPath"] == "/tmp"));
+    // Every mount names a volume of the pod.
+    for m in mounts {
+        assert!(
+            pod["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["name"] == m["name"]),
+            "{m}"
+        );
+    }
+    // The NetworkPolicy and the Service select these pods.
+    let labels = &workload["spec"]["template"]["metadata"]["labels"];
+    let selects = |selector: &Value| {
+        selector
+            .as_object()
+            .unwrap()
+            .iter()
+            .all(|(k, v)| &labels[k] == v)
+    };
+    let policy = find(objects, "NetworkPolicy")[0];
+    assert!(selects(&policy["spec"]["podSelector"]["matchLabels"]));
+    assert!(find(objects, "Service")
+        .iter()
+        .all(|s| selects(&s["spec"]["selector"])));
+    assert!(selects(&workload["spec"]["selector"]["matchLabels"]));
+}
+
+fn assert_common_objects(objects: &[Value]) {
+    // Standard kinds against the Kubernetes schemas (strict: unknown fields fail).
+    let dir = tempfile::tempdir().unwrap();
+    let standard: Vec<&Value> = objects
+        .iter()
+        .filter(|o| {
+            !o["apiVersion"]
+                .as_str()
+                .unwrap()
+                .starts_with("monitoring.coreos.com")
+        })
+        .collect();
+    let file = dir.path().join("standard.yaml");
+    let text: Vec<String> = standard
+        .iter()
+        .map(|o| serde_norway::to_string(o).unwrap())
+        .collect();
+    std::fs::write(&file, text.join("---\n")).unwrap();
+    let out = kubernetes_validate(&file);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The operator's kinds against its CRD schemas.
+    let operator: Vec<Value> = objects
+        .iter()
+        .filter(|o| o["apiVersion"] == "monitoring.coreos.com/v1")
+        .cloned()
+        .collect();
+    assert_eq!(operator.len(), 2, "a ServiceMonitor and a PrometheusRule");
+    validate_operator_objects(&operator);
+    // The ServiceMonitor scrapes a port the Service has, selecting that Service.
+    let monitor = find(objects, "ServiceMonitor")[0];
+    let service = find(objects, "Service")
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == "securescore-exporter")
+        .unwrap();
+    let selected: Vec<&Value> = find(objects, "Service")
+        .into_iter()
+        .filter(|s| {
+            monitor["spec"]["selector"]["matchLabels"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .all(|(k, v)| &s["metadata"]["labels"][k] == v)
+        })
+        .collect();
+    assert_eq!(
+        selected.len(),
+        1,
+        "one Service per pod, or pods are scraped twice"
+    );
+    // Only Prometheus may connect.
+    let policy = find(objects, "NetworkPolicy")[0];
+    assert_eq!(
+        policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+            ["app.kubernetes.io/name"],
+        "prometheus"
+    );
+    let port = monitor["spec"]["endpoints"][0]["port"].as_str().unwrap();
+    assert!(service["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == port));
+    for (k, v) in monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(&service["metadata"]["labels"][k], v);
+    }
+    // The job label the operator derives must match the rules' `job=~"securescore.*"`.
+    let job_label = monitor["spec"]["jobLabel"].as_str().unwrap();
+    assert!(service["metadata"]["labels"][job_label]
+        .as_str()
+        .unwrap()
+        .starts_with("securescore"));
+    // The PrometheusRule carries exactly the rule file's groups.
+    let rule = find(objects, "PrometheusRule")[0];
+    let file = yaml_file(&repo().join("deploy/prometheus/securescore.rules.yml"));
+    assert_eq!(rule["spec"]["groups"], file["groups"]);
+    assert!(objects
+        .iter()
+        .all(|o| o["metadata"]["namespace"] == "monitoring"));
+}
+
+#[test]
+fn single_overlay_renders_validates_and_is_hardened() {
+    let objects = render("single");
+    assert_common_objects(&objects);
+    let deployments = find(&objects, "Deployment");
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(deployments[0]["spec"]["replicas"], 1);
+    assert_hardened_and_probed(deployments[0], &objects);
+    // The client secret is a mounted Secret file the config names.
+    let pod = pod_spec(deployments[0]);
+    assert!(pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["secret"]["secretName"] == "securescore-exporter-credentials"));
+}
+
+#[test]
+fn aks_overlay_uses_workload_identity_and_no_secret() {
+    let objects = render("aks-workload-identity");
+    assert_common_objects(&objects);
+    let d = find(&objects, "Deployment")[0];
+    assert_hardened_and_probed(d, &objects);
+    assert_eq!(
+        d["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"],
+        "true"
+    );
+    let sa = find(&objects, "ServiceAccount")[0];
+    let client_id = sa["metadata"]["annotations"]["azure.workload.identity/client-id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(pod_spec(d)["serviceAccountName"], sa["metadata"]["name"]);
+    assert!(
+        !serde_json::to_string(d).unwrap().contains("secretName"),
+        "no Secret volume"
+    );
+    let config = find(&objects, "ConfigMap")[0]["data"]["config.toml"]
+        .as_str()
+        .unwrap();
+    assert!(config
+        .contains("federated_token_file = \"/var/run/secrets/azure/tokens/azure-identity-token\""));
+    assert!(config.contains(&format!("client_id = \"{client_id}\"")));
+    // The federated credential's subject is this service account in this namespace.
+    let subject = format!(
+        "system:serviceaccount:monitoring:{}",
+        sa["metadata"]["name"].as_str().unwrap()
+    );
+    assert_eq!(
+        subject,
+        securescore_exporter::simulator::data::DEFAULT_FEDERATED_SUBJECT
+    );
+}
+
+#[test]
+fn sharded_overlay_is_a_statefulset_whose_shard_count_matches_its_replicas() {
+    let objects = render("sharded");
+    assert_common_objects(&objects);
+    assert!(find(&objects, "Deployment").is_empty());
+    let s = find(&objects, "StatefulSet")[0];
+    assert_hardened_and_probed(s, &objects);
+    let args: Vec<&str> = pod_spec(s)["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(args.contains(&"--shard.index=hostname"));
+    let count = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--shard.count="))
+        .expect("--shard.count");
+    assert_eq!(s["spec"]["replicas"], count.parse::<u64>().unwrap());
+    let headless = find(&objects, "Service")
+        .into_iter()
+        .find(|x| x["spec"]["clusterIP"] == "None")
+        .expect("headless service");
+    assert_eq!(s["spec"]["serviceName"], headless["metadata"]["name"]);
+    // Pod names end in the ordinal, which is what --shard.index=hostname reads.
+    for ordinal in 0..count.parse::<u32>().unwrap() {
+        let host = format!("{}-{ordinal}", s["metadata"]["name"].as_str().unwrap());
+        let out = Command::new(BIN)
+            .args([
+                "--shard.index",
+                "hostname",
+                "--shard.count",
+                count,
+                "check-config",
+                "--config",
+            ])
+            .arg(repo().join("config.toml"))
+            .env("HOSTNAME", &host)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{host}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The tenant list comes from a ConfigMap mounted where tenant_files points.
+    let mounts = pod_spec(s)["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap();
+    assert!(mounts
+        .iter()
+        .any(|m| m["mountPath"] == "/etc/securescore_exporter/tenants.d"));
+}
+
+#[test]
+fn prometheusrule_is_generated_from_the_rule_file() {
+    let out = run(Command::new("python3")
+        .arg(repo().join("deploy/kubernetes/generate.py"))
+        .arg("--check"));
+    assert!(out.stderr.is_empty());
+}
+
+fn compose_dir() -> PathBuf {
+    repo().join("deploy/docker-compose")
+}
+
+/// `(source, target)` of every bind mount of a service; sources are resolved on the host.
+fn bind_mounts(service: &Value) -> Vec<(PathBuf, String)> {
+    service["volumes"]
+        .as_array()
+        .map(|v| v.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| {
+            let v = v.as_str()?;
+            let mut parts = v.split(':');
+            let (src, dst) = (parts.next()?, parts.next()?);
+            (src.starts_with('.') || src.starts_with('/'))
+                .then(|| (compose_dir().join(src), dst.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn compose_stack_parses_mounts_existing_files_and_its_configs_pass_the_real_tools() {
+    let compose = yaml_file(&compose_dir().join("compose.yaml"));
+    let services = compose["services"].as_object().unwrap();
+    for name in [
+        "exporter",
+        "history",
+        "blocks",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+    ] {
+        assert!(services.contains_key(name), "service {name}");
+    }
+    let volumes = compose["volumes"].as_object().unwrap();
+    for (name, s) in services {
+        match s["image"].as_str() {
+            Some(image) if s["build"].is_null() => {
+                let tag = image.rsplit_once(':').map(|(_, t)| t).unwrap_or("");
+                assert!(
+                    !tag.is_empty() && tag != "latest" && !tag.contains('/'),
+                    "{name}: pin {image}"
+                );
+            }
+            _ => {
+                let ctx = compose_dir().join(s["build"]["context"].as_str().unwrap());
+                assert!(
+                    ctx.join(s["build"]["dockerfile"].as_str().unwrap())
+                        .exists(),
+                    "{name}"
+                );
+            }
+        }
+        for (src, _) in bind_mounts(s) {
+            assert!(
+                src.exists(),
+                "{name} mounts {} which does not exist",
+                src.display()
+            );
+        }
+        for v in s["volumes"]
+            .as_array()
+            .map(|v| v.as_slice())
+            .unwrap_or_default()
+        {
+            let src = v.as_str().unwrap().split(':').next().unwrap();
+            if !(src.starts_with('.') || src.starts_with('/')) {
+                assert!(
+                    volumes.contains_key(src),
+                    "{name}: named volume {src} is declared"
+                );
+            }
+        }
+        let deps: Vec<String> = s["depends_on"]
+            .as_object()
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_else(|| {
+                s["depends_on"]
+                    .as_array()
+                    .map(|a| a.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+                    .unwrap_or_default()
+            });
+        for dep in deps {
+            assert!(
+                services.contains_key(&dep),
+                "{name} depends on unknown {dep}"
+            );
+        }
+    }
+    // Lay the Prometheus and Alertmanager files out as the containers see them, then check
+    // them with the real tools: rule_files resolve exactly as in the container.
+    let root = tempfile::tempdir().unwrap();
+    for svc in ["prometheus", "alertmanager"] {
+        for (src, dst) in bind_mounts(&services[svc]) {
+            let to = root.path().join(dst.trim_start_matches('/'));
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&src, &to).unwrap();
+        }
+    }
+    let prom_args = services["prometheus"]["command"].as_array().unwrap();
+    let config_arg = prom_args
+        .iter()
+        .find_map(|a| a.as_str().unwrap().strip_prefix("--config.file="))
+        .unwrap();
+    run(Command::new("promtool")
+        .args(["check", "config"])
+        .arg(root.path().join(config_arg.trim_start_matches('/'))));
+    let am_args = services["alertmanager"]["command"].as_array().unwrap();
+    let am_config = am_args
+        .iter()
+        .find_map(|a| a.as_str().unwrap().strip_prefix("--config.file="))
+        .unwrap();
+    run(Command::new("amtool")
+        .args(["check-config"])
+        .arg(root.path().join(am_config.trim_start_matches('/'))));
+    // Backfilled blocks survive only with a retention longer than the history.
+    assert!(prom_args
+        .iter()
+        .any(|a| a == "--storage.tsdb.retention.time=400d"));
+
+    // Prometheus scrapes the exporter service on the port its command listens on, as the job
+    // and instance the backfill labels its history with; alerts go to the alertmanager service.
+    let prometheus = yaml_file(&compose_dir().join("prometheus.yml"));
+    let job = &prometheus["scrape_configs"][0];
+    let target = job["static_configs"][0]["targets"][0].as_str().unwrap();
+    let exporter_args = serde_json::to_string(&services["exporter"]["command"]).unwrap();
+    let (host, port) = target.split_once(':').unwrap();
+    assert!(services.contains_key(host));
+    assert!(exporter_args.contains(&format!("--web.listen-address=0.0.0.0:{port}")));
+    let history: Vec<String> = services["history"]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert!(history.contains(&format!(
+        "--label=job={}",
+        job["job_name"].as_str().unwrap()
+    )));
+    assert!(history.contains(&format!("--label=instance={target}")));
+    let am = prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0]
+        .as_str()
+        .unwrap();
+    assert!(services.contains_key(am.split(':').next().unwrap()));
+
+    // Grafana: the dashboards provider reads the folder the real dashboards are mounted at,
+    // and the datasource points at the prometheus service.
+    let grafana = bind_mounts(&services["grafana"]);
+    let provider_dir = grafana
+        .iter()
+        .find(|(_, d)| d == "/etc/grafana/provisioning/dashboards")
+        .unwrap();
+    let provider = yaml_file(&provider_dir.0.join("securescore.yml"));
+    let path = provider["providers"][0]["options"]["path"]
+        .as_str()
+        .unwrap();
+    let (dashboards_src, _) = grafana
+        .iter()
+        .find(|(_, d)| d == path)
+        .expect("dashboards mounted at the provider's path");
+    assert_eq!(
+        dashboards_src.canonicalize().unwrap(),
+        repo().join("dashboards").canonicalize().unwrap()
+    );
+    let home = services["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+        .as_str()
+        .unwrap();
+    let home_file = home.strip_prefix(&format!("{path}/")).unwrap();
+    assert!(repo().join("dashboards").join(home_file).exists());
+    let ds_dir = grafana
+        .iter()
+        .find(|(_, d)| d == "/etc/grafana/provisioning/datasources")
+        .unwrap();
+    let ds = yaml_file(&ds_dir.0.join("prometheus.yml"));
+    assert_eq!(ds["datasources"][0]["url"], "http://prometheus:9090");
+
+    // The one-shot history step works as written (no config: the demo), and its output
+    // becomes TSDB blocks with promtool as the `blocks` step does.
+    let out_dir = tempfile::tempdir().unwrap();
+    let om = out_dir.path().join("history.om");
+    let args: Vec<String> = history
+        .iter()
+        .map(|a| {
+            if a.starts_with("--output=") {
+                format!("--output={}", om.display())
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    run(Command::new(BIN)
+        .args(&args)
+        .env_remove("AZURE_TENANT_ID")
+        .env_remove("AZURE_CLIENT_ID"));
+    let text = std::fs::read_to_string(&om).unwrap();
+    assert!(
+        text.contains("securescore_current_points{")
+            && text.contains("job=\"securescore\"")
+            && text.ends_with("# EOF\n")
+    );
+    run(Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(out_dir.path().join("blocks")));
+    // The exporter's demo command is a real subcommand with that flag.
+    let demo: Vec<&str> = services["exporter"]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    run(Command::new(BIN).args(&demo).arg("--help"));
+}
+
+#[test]
+fn compose_real_mode_reads_config_and_secret_files() {
+    let real = yaml_file(&compose_dir().join("compose.real.yaml"));
+    let config = std::fs::read_to_string(compose_dir().join("config.toml")).unwrap();
+    let secret = real["secrets"]["client_secret"]["file"].as_str().unwrap();
+    // The secret lives in a git-ignored folder the user fills; compose mounts it at
+    // /run/secrets/<name>, which is the file config.toml reads.
+    assert!(secret.starts_with("./secrets/"));
+    let ignore = std::fs::read_to_string(compose_dir().join("secrets/.gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l.trim() == "*"));
+    assert!(config.contains("client_secret_file = \"/run/secrets/client_secret\""));
+    for svc in ["exporter", "history"] {
+        let s = &real["services"][svc];
+        let args = serde_json::to_string(&s["command"]).unwrap();
+        assert!(args.contains(&format!("--config={CONFIG_PATH}")), "{svc}");
+        assert!(s["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "client_secret"));
+        let mounts = bind_mounts(s);
+        assert!(mounts
+            .iter()
+            .any(|(src, dst)| dst == CONFIG_PATH && src.exists()));
+    }
+    assert!(check_config(&config).starts_with("configuration is valid"));
+}
+
+#[test]
+fn dockerfile_copies_what_the_build_produces_and_matches_port_user_and_paths() {
+    let text = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    // Join continuation lines, drop comments.
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        match line.strip_suffix('\\') {
+            Some(part) => current.push_str(part),
+            None => {
+                current.push_str(line);
+                if !current.trim().is_empty() {
+                    lines.push(current.trim().to_string());
+                }
+                current.clear();
+            }
+        }
+    }
+    let stages: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("FROM "))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(stages.len(), 2, "multi-stage: build and final");
+    let (build, last) = (&lines[stages[0]..stages[1]], &lines[stages[1]..]);
+    assert!(build[0].ends_with(" AS build"));
+    // The toolchain is at least the crate's rust-version.
+    let version = |v: &str| {
+        v.split('.')
+            .take(2)
+            .map(|n| n.parse::<u32>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let image_rust = build[0]
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split('-')
+        .next()
+        .unwrap();
+    assert!(version(image_rust) >= version(env!("CARGO_PKG_RUST_VERSION")));
+    // Everything the build stage copies exists; it builds the binary --locked in release.
+    let workdir = build
+        .iter()
+        .find_map(|l| l.strip_prefix("WORKDIR "))
+        .unwrap();
+    for l in build.iter().filter(|l| l.starts_with("COPY ")) {
+        let parts: Vec<&str> = l.split_whitespace().skip(1).collect();
+        for src in &parts[..parts.len() - 1] {
+            assert!(repo().join(src).exists(), "COPY {src}");
+        }
+    }
+    let bin_name = env!("CARGO_PKG_NAME");
+    assert!(build
+        .iter()
+        .any(|l| l.starts_with("RUN cargo build --release --locked")
+            && l.contains(&format!("--bin {bin_name}"))));
+    // The final stage copies the file that `cargo build --release` writes, from that stage.
+    let copy = last
+        .iter()
+        .find(|l| l.starts_with("COPY --from=build "))
+        .unwrap();
+    let parts: Vec<&str> = copy.split_whitespace().collect();
+    assert_eq!(parts[2], format!("{workdir}/target/release/{bin_name}"));
+    assert_eq!(
+        Path::new(BIN).file_name().unwrap().to_str().unwrap(),
+        bin_name,
+        "cargo names the binary after the package"
+    );
+    let installed = parts[3];
+    let entrypoint: Vec<String> = serde_json::from_str(
+        last.iter()
+            .find_map(|l| l.strip_prefix("ENTRYPOINT "))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(entrypoint, vec![installed.to_string()]);
+    // Non-root, the exporter's port, the documented config path, OCI labels.
+    let user = last.iter().find_map(|l| l.strip_prefix("USER ")).unwrap();
+    assert!(
+        user.split(':').all(|id| id.parse::<u32>().unwrap() > 0),
+        "numeric non-root user"
+    );
+    assert_eq!(
+        last.iter().find_map(|l| l.strip_prefix("EXPOSE ")).unwrap(),
+        default_port().to_string()
+    );
+    let cmd: Vec<String> =
+        serde_json::from_str(last.iter().find_map(|l| l.strip_prefix("CMD ")).unwrap()).unwrap();
+    assert_eq!(cmd[..2], ["--config".to_string(), CONFIG_PATH.to_string()]);
+    assert!(cmd.contains(&format!("0.0.0.0:{}", default_port())));
+    let labels = last.iter().find(|l| l.starts_with("LABEL ")).unwrap();
+    for key in ["title", "description", "version", "revision", "licenses"] {
+        assert!(
+            labels.contains(&format!("org.opencontainers.image.{key}=")),
+            "label {key}"
+        );
+    }
+    assert!(labels.contains(&format!("licenses=\"{}\"", env!("CARGO_PKG_LICENSE"))));
+    let default_version = last
+        .iter()
+        .find_map(|l| l.strip_prefix("ARG VERSION="))
+        .unwrap();
+    assert_eq!(default_version, env!("CARGO_PKG_VERSION"));
+    // The CMD parses: the same arguments, with a real config file, pass check-config.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::copy(repo().join("config.toml"), &config).unwrap();
+    let args: Vec<String> = cmd
+        .iter()
+        .map(|a| {
+            if a == CONFIG_PATH {
+                config.to_string_lossy().to_string()
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    run(Command::new(BIN).args(&args).arg("check-config"));
+    // The build context leaves out build output.
+    let ignore = std::fs::read_to_string(repo().join(".dockerignore")).unwrap();
+    assert!(ignore.lines().any(|l| l.trim() == "target/"));
+}
+
+/// A root for `systemd-analyze --root`: systemd's own units, /bin/kill and the binary at the
+/// path the unit names.
+fn systemd_root(unit: &Path) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for dir in [
+        "usr/lib/systemd",
+        "usr/bin",
+        "usr/local/bin",
+        "etc/systemd/system",
+    ] {
+        std::fs::create_dir_all(r.join(dir)).unwrap();
+    }
+    run(Command::new("cp")
+        .arg("-r")
+        .arg("/usr/lib/systemd/system")
+        .arg(r.join("usr/lib/systemd/")));
+    std::fs::copy("/usr/bin/kill", r.join("usr/bin/kill")).unwrap();
+    std::os::unix::fs::symlink("usr/bin", r.join("bin")).unwrap();
+    std::os::unix::fs::symlink("usr/lib", r.join("lib")).unwrap();
+    std::fs::copy(BIN, r.join("usr/local/bin/securescore_exporter")).unwrap();
+    std::fs::copy(
+        unit,
+        r.join("etc/systemd/system").join(unit.file_name().unwrap()),
+    )
+    .unwrap();
+    root
+}
+
+#[test]
+fn systemd_unit_verifies_cleanly_and_is_hardened() {
+    let unit = repo().join("deploy/systemd/securescore_exporter.service");
+    let root = systemd_root(&unit);
+    let verify = |name: &str| {
+        Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(format!("--root={}", root.path().display()))
+            .arg(format!("/etc/systemd/system/{name}"))
+            .output()
+            .expect("systemd-analyze runs")
+    };
+    let out = verify("securescore_exporter.service");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify: {said}"
+    );
+    // The same check notices a misspelt directive (so silence above means something).
+    let text = std::fs::read_to_string(&unit).unwrap();
+    std::fs::write(
+        root.path().join("etc/systemd/system/typo.service"),
+        text.replace("ProtectSystem=strict", "ProtectSystm=strict"),
+    )
+    .unwrap();
+    let typo = verify("typo.service");
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("Unknown key"));
+
+    let out = run(Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(format!("--root={}", root.path().display()))
+        .arg("securescore_exporter.service"));
+    let report = String::from_utf8_lossy(&out.stdout);
+    let exposure: f64 = report
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for securescore_exporter.service: ")
+                .nth(1)
+        })
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{report}"));
+    assert!(
+        exposure <= 2.0,
+        "exposure {exposure} (systemd rates <= 2.0 as OK):\n{report}"
+    );
+    for directive in [
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "CapabilityBoundingSet=\n",
+        "RestrictAddressFamilies=",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "EnvironmentFile=-/etc/securescore_exporter/env",
+    ] {
+        assert!(text.contains(directive), "{directive}");
+    }
+    assert!(text.contains(&format!("--config {CONFIG_PATH}")));
+}
+
+#[test]
+fn server_prometheus_config_passes_promtool() {
+    run(Command::new("promtool")
+        .args(["check", "config"])
+        .arg(repo().join("deploy/prometheus/prometheus.yml")));
+}
