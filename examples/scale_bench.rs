@@ -3,7 +3,7 @@
 //!
 //!     cargo build --release && cargo run --release --example scale_bench -- \
 //!         [--tenants 1000,10000] [--latency 100ms..400ms] [--concurrency 64] \
-//!         [--idle 20s] [--wrk 10s]
+//!         [--idle 20s] [--wrk 10s] [--controls all,incomplete]
 //!
 //! Needs nginx and wrk (`apt-get install nginx wrk`). For each fleet size it starts
 //! `securescore_exporter simulate --tenants N` (one multi-tenant app, Graph's per-tenant limits
@@ -59,6 +59,7 @@ struct Options {
     concurrency: usize,
     idle: Duration,
     wrk: Duration,
+    controls: Vec<&'static str>,
 }
 
 fn parse_args() -> Options {
@@ -68,6 +69,7 @@ fn parse_args() -> Options {
         concurrency: 64,
         idle: Duration::from_secs(20),
         wrk: Duration::from_secs(10),
+        controls: vec!["all", "incomplete"],
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dur = |v: &str| humantime::parse_duration(v).unwrap_or_else(|e| panic!("`{v}`: {e}"));
@@ -85,6 +87,16 @@ fn parse_args() -> Options {
             "--concurrency" => o.concurrency = v.parse().expect("N"),
             "--idle" => o.idle = dur(v),
             "--wrk" => o.wrk = dur(v),
+            "--controls" => {
+                o.controls = v
+                    .split(',')
+                    .map(|c| match c.trim() {
+                        "all" => "all",
+                        "incomplete" => "incomplete",
+                        other => panic!("--controls: `{other}` (all, incomplete)"),
+                    })
+                    .collect()
+            }
             _ => panic!("unknown argument {k}"),
         }
     }
@@ -402,7 +414,8 @@ fn run_case(
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    // Prometheus-like scrapes (gzip, keep-alive) every 250 ms, labelled by phase.
+    // Prometheus-like scrapes (gzip, keep-alive), back to back with a 100 ms pause so even a
+    // 5-second refresh yields enough samples for a p99, labelled by phase.
     let refreshing = Arc::new(AtomicBool::new(true));
     let stop = Arc::new(AtomicBool::new(false));
     let samples: Arc<Mutex<(Vec<Duration>, Vec<Duration>)>> = Arc::default();
@@ -423,7 +436,7 @@ fn run_case(
                         s.1.push(took)
                     }
                 }
-                std::thread::sleep(Duration::from_millis(250));
+                std::thread::sleep(Duration::from_millis(100));
             }
         })
     };
@@ -625,7 +638,7 @@ fn main() {
             "simulator with {n} tenants ready in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        for controls in ["all", "incomplete"] {
+        for &controls in &o.controls {
             let compare = i == 0 && controls == "incomplete";
             let r = run_case(&bin, &sim, n, controls, &o, &work, compare);
             report_case(&r);

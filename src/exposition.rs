@@ -4,11 +4,12 @@
 //! then only joins parts: every part is a raw deflate stream ended by a sync flush (byte
 //! aligned, no final block), so any sequence of them followed by one finished stream is a
 //! valid deflate stream, and their CRC-32s combine arithmetically into the gzip trailer's
-//! (the technique of pigz). Nothing is recompressed per scrape except the exporter's own few
-//! series. Only the compressed bytes are kept: a plain-text scrape inflates the parts as the
+//! (the technique of pigz). Nothing is recompressed or copied per scrape except the exporter's
+//! own few series: the body is a list of references to the parts, and the HTTP layer coalesces
+//! small ones into frames as it writes ([`crate::server::Chunks`]). Only the compressed bytes are kept: a plain-text scrape inflates the parts as the
 //! body is written, so 10,000 tenants do not hold 300 MB of text in memory.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::io::Write;
 
 /// One compressed piece of the exposition.
@@ -44,26 +45,6 @@ impl Part {
         }
     }
 
-    /// The parts one after another, as one part: their deflate streams concatenated (each
-    /// ends at a sync flush, so the result is one valid stream) and their CRCs combined.
-    pub fn join<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Part {
-        let mut deflated = BytesMut::new();
-        let (mut crc, mut len) = (0u32, 0u64);
-        for p in parts {
-            if p.len == 0 {
-                continue;
-            }
-            deflated.extend_from_slice(&p.deflated);
-            crc = crc_combine::combine(crc, p.crc, p.len);
-            len += p.len;
-        }
-        Part {
-            deflated: deflated.freeze(),
-            crc,
-            len,
-        }
-    }
-
     /// The text back (for plain-text scrapes and tests).
     pub fn inflate(&self) -> Vec<u8> {
         if self.len == 0 {
@@ -75,6 +56,31 @@ impl Part {
         // buffer is sized exactly, so one call is enough.
         let _ = dec.decompress_vec(&self.deflated, &mut out, flate2::FlushDecompress::Sync);
         out
+    }
+}
+
+/// Parts that follow one another, with their combined CRC and length: joining costs no copy.
+#[derive(Clone, Debug, Default)]
+pub struct Run {
+    pub parts: Vec<Part>,
+    pub crc: u32,
+    pub len: u64,
+}
+
+impl Run {
+    pub fn new<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Run {
+        let mut run = Run::default();
+        for p in parts.into_iter().filter(|p| p.len > 0) {
+            run.crc = crc_combine::combine(run.crc, p.crc, p.len);
+            run.len += p.len;
+            run.parts.push(p.clone());
+        }
+        run
+    }
+
+    /// The text, inflated part by part as a body is written.
+    pub fn pieces(&self) -> impl Iterator<Item = Piece> + '_ {
+        self.parts.iter().cloned().map(Piece::Inflate)
     }
 }
 
@@ -129,51 +135,31 @@ mod crc_combine {
     }
 }
 
-/// Small parts are copied into frames of about this size, so many small parts are written as
-/// few frames; parts of at least [`BY_REFERENCE`] bytes are sent as they are, without a copy.
-const FRAME: usize = 256 * 1024;
-const BY_REFERENCE: usize = 16 * 1024;
-
-/// The gzip member holding `parts` and then `tail` (compressed here, and finished).
-pub fn gzip<'a>(parts: impl IntoIterator<Item = &'a Part>, tail: &[u8]) -> Vec<Bytes> {
+/// The gzip member holding `runs` and then `tail` (compressed here, and finished). The runs'
+/// compressed bytes are referenced, not copied.
+pub fn gzip<'a>(runs: impl IntoIterator<Item = &'a Run>, tail: &[u8]) -> Vec<Bytes> {
     // Header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
-    let mut frame = BytesMut::with_capacity(FRAME);
-    frame.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
-    let mut frames = Vec::new();
+    let mut frames = vec![Bytes::from_static(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])];
     let (mut crc, mut len) = (0u32, 0u64);
-    for p in parts {
-        if p.len == 0 {
-            continue;
-        }
-        crc = crc_combine::combine(crc, p.crc, p.len);
-        len += p.len;
-        if p.deflated.len() >= BY_REFERENCE {
-            if !frame.is_empty() {
-                frames.push(frame.split().freeze());
-            }
-            frames.push(p.deflated.clone());
-            continue;
-        }
-        if frame.len() + p.deflated.len() > FRAME {
-            frames.push(frame.split().freeze());
-        }
-        frame.extend_from_slice(&p.deflated);
+    for run in runs {
+        crc = crc_combine::combine(crc, run.crc, run.len);
+        len += run.len;
+        frames.extend(run.parts.iter().map(|p| p.deflated.clone()));
     }
     let mut enc = flate2::write::DeflateEncoder::new(
         Vec::with_capacity(tail.len() / 3 + 64),
         flate2::Compression::fast(),
     );
-    let rest = enc
+    let mut rest = enc
         .write_all(tail)
         .and_then(|_| enc.finish())
         .unwrap_or_default();
-    frame.extend_from_slice(&rest);
     crc = crc_combine::combine(crc, crc32fast::hash(tail), tail.len() as u64);
     len += tail.len() as u64;
-    frame.extend_from_slice(&crc.to_le_bytes());
+    rest.extend_from_slice(&crc.to_le_bytes());
     // ISIZE is the length modulo 2^32.
-    frame.extend_from_slice(&(len as u32).to_le_bytes());
-    frames.push(frame.freeze());
+    rest.extend_from_slice(&(len as u32).to_le_bytes());
+    frames.push(rest.into());
     frames
 }
 
@@ -221,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn any_sequence_of_parts_and_a_tail_is_one_valid_gzip_member() {
+    fn any_sequence_of_runs_and_a_tail_is_one_valid_gzip_member() {
         let texts: Vec<Vec<u8>> = (0..300)
             .map(|i| {
                 format!("metric{{tenant=\"t{i}\"}} {i}\n")
@@ -232,28 +218,32 @@ mod tests {
         let parts: Vec<Part> = texts.iter().map(|t| Part::new(t)).collect();
         let tail = b"# HELP process_open_fds x\nprocess_open_fds 7\n";
         let want = [texts.concat(), tail.to_vec()].concat();
-        assert_eq!(gunzip(&gzip(&parts, tail)), want);
+        let runs: Vec<Run> = parts.chunks(64).map(Run::new).collect();
+        assert_eq!(gunzip(&gzip(&runs, tail)), want);
         // A selection, with an empty part and an empty tail.
-        let some = [&parts[5], &Part::new(b""), &parts[2], &parts[299]];
+        let some = Run::new([&parts[5], &Part::new(b""), &parts[2], &parts[299]]);
+        assert_eq!(some.parts.len(), 3);
         let want = [&texts[5][..], &texts[2], &texts[299]].concat();
-        assert_eq!(gunzip(&gzip(some, b"")), want);
+        assert_eq!(gunzip(&gzip([&some], b"")), want);
+        assert_eq!(some.crc, crc32fast::hash(&want));
+        assert_eq!(some.len, want.len() as u64);
+        // Plain: the run's pieces inflate to the same text.
+        let plain: Vec<u8> = some
+            .pieces()
+            .flat_map(|p| p.into_bytes().to_vec())
+            .collect();
+        assert_eq!(plain, want);
     }
 
     #[test]
-    fn large_bodies_are_written_in_bounded_frames() {
-        let text: Vec<u8> = (0..40_000)
-            .flat_map(|i| format!("m{{t=\"{i}\",x=\"{}\"}} 1\n", i * 7919 % 10007).into_bytes())
-            .collect();
-        let parts: Vec<Part> = text.chunks(997).map(Part::new).collect();
-        let frames = gzip(&parts, b"tail 1\n");
-        assert!(frames.len() > 1);
-        assert!(frames.iter().all(|f| f.len() <= FRAME + 64 * 1024));
-        // A large part goes out as it is, not copied.
-        let big = Part::join(&parts);
-        let frames = gzip([&parts[0], &big], b"");
-        assert!(frames.iter().any(|f| f.as_ptr() == big.deflated.as_ptr()));
-        assert_eq!(gunzip(&frames), [&text[..997], &text[..]].concat());
-        assert_eq!(gunzip(&frames), [&text[..], b"tail 1\n"].concat());
+    fn gzip_references_the_parts_bytes_instead_of_copying_them() {
+        let text = "securescore_up{tenant=\"a\"} 1\n".repeat(2000);
+        let run = Run::new([&Part::new(text.as_bytes())]);
+        let frames = gzip([&run], b"");
+        assert!(frames
+            .iter()
+            .any(|f| f.as_ptr() == run.parts[0].deflated.as_ptr()));
+        assert_eq!(gunzip(&frames), text.as_bytes());
     }
 
     #[test]
@@ -267,20 +257,6 @@ mod tests {
         assert_eq!(
             crc_combine::combine(0, crc32fast::hash(b), b.len() as u64),
             crc32fast::hash(b)
-        );
-    }
-
-    #[test]
-    fn joined_parts_are_one_part_of_the_same_text() {
-        let texts = ["a 1\n", "", "b{x=\"y\"} 2\n", "c 3\n"];
-        let parts: Vec<Part> = texts.iter().map(|t| Part::new(t.as_bytes())).collect();
-        let joined = Part::join(&parts);
-        assert_eq!(joined.inflate(), texts.concat().as_bytes());
-        assert_eq!(joined.crc, crc32fast::hash(texts.concat().as_bytes()));
-        let outer = Part::join([&joined, &Part::new(b"d 4\n")]);
-        assert_eq!(
-            gunzip(&gzip([&outer], b"")),
-            b"a 1\nb{x=\"y\"} 2\nc 3\nd 4\n"
         );
     }
 

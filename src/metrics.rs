@@ -9,7 +9,7 @@
 //! - [`ExporterMetrics`] holds the exporter's own counters and histograms (prometheus crate).
 
 use crate::error::FailureReason;
-use crate::exposition::{Part, Piece};
+use crate::exposition::{Part, Piece, Run};
 use crate::series_filter::SeriesFilter;
 use crate::snapshot::ScoreSnapshot;
 use crate::store::{Store, TenantState};
@@ -414,10 +414,10 @@ const PLAIN_CACHE_LIMIT: u64 = 64 * 1024 * 1024;
 /// tenants did not change, so during a refresh it joins only a few blocks again.
 const BLOCK: usize = 64;
 
-/// One block's families, each the join of its tenants' parts.
+/// One block's families, each a run of its tenants' parts (referenced, not copied).
 struct Block {
     fingerprint: u64,
-    families: Vec<Part>,
+    families: Vec<Run>,
 }
 
 /// The exporter's own metrics, and the registry everything is gathered from.
@@ -659,10 +659,10 @@ impl ExporterMetrics {
         (version, part)
     }
 
-    /// Every prepared part of the body, in order: per family its header and each block's join
+    /// Every prepared part of the body, in order: per family its header and each block's run
     /// of its tenants' lines (tenants by name), then the per-tenant counters. Also the store
     /// version.
-    fn parts(&self) -> (u64, Vec<Part>) {
+    fn runs(&self) -> (u64, Vec<Run>) {
         use std::hash::{Hash, Hasher};
         let mut parts = Vec::new();
         let mut version = 0;
@@ -693,7 +693,7 @@ impl ExporterMetrics {
                     })
                     .collect();
                 let families = (0..headers.len())
-                    .map(|f| Part::join(rendered.iter().filter_map(|r| r.get(f))))
+                    .map(|f| Run::new(rendered.iter().filter_map(|r| r.get(f))))
                     .collect();
                 let block = Block {
                     fingerprint,
@@ -714,11 +714,11 @@ impl ExporterMetrics {
                 if family.peek().is_none() {
                     continue;
                 }
-                parts.push(header.clone());
+                parts.push(Run::new([header]));
                 parts.extend(family.cloned());
             }
         }
-        parts.push(self.counters().1);
+        parts.push(Run::new([&self.counters().1]));
         (version, parts)
     }
 
@@ -726,11 +726,11 @@ impl ExporterMetrics {
     /// encoded for this scrape. Small bodies come back as one cached buffer.
     pub fn encode_pieces(&self) -> Vec<Piece> {
         let dynamic = Piece::Plain(Self::encode_registry(&self.registry).into());
-        let (version, parts) = self.parts();
+        let (version, runs) = self.runs();
         let counters = self.counters_version.load(Ordering::Acquire);
-        let total: u64 = parts.iter().map(|p| p.len).sum();
+        let total: u64 = runs.iter().map(|r| r.len).sum();
         if total > PLAIN_CACHE_LIMIT {
-            let mut pieces: Vec<Piece> = parts.into_iter().map(Piece::Inflate).collect();
+            let mut pieces: Vec<Piece> = runs.iter().flat_map(Run::pieces).collect();
             pieces.push(dynamic);
             return pieces;
         }
@@ -739,7 +739,7 @@ impl ExporterMetrics {
             Some((v, c, body)) if *v == version && *c == counters => body.clone(),
             _ => {
                 let mut body = Vec::with_capacity(total as usize);
-                for p in &parts {
+                for p in runs.iter().flat_map(|r| &r.parts) {
                     body.extend_from_slice(&p.inflate());
                 }
                 let body = bytes::Bytes::from(body);
@@ -763,8 +763,8 @@ impl ExporterMetrics {
     /// only this scrape's own series are compressed now.
     pub fn encode_gzip_chunks(&self) -> Vec<bytes::Bytes> {
         let dynamic = Self::encode_registry(&self.registry);
-        let (_, parts) = self.parts();
-        crate::exposition::gzip(&parts, &dynamic)
+        let (_, runs) = self.runs();
+        crate::exposition::gzip(&runs, &dynamic)
     }
 
     /// [`ExporterMetrics::encode`] gzipped.

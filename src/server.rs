@@ -42,6 +42,11 @@ impl From<Bytes> for Chunks {
     }
 }
 
+/// Pieces smaller than this are copied together into frames of up to [`FRAME`] bytes, so a
+/// body of 100,000 small parts is written as a few hundred frames; larger ones go as they are.
+const SMALL_PIECE: u64 = 16 * 1024;
+const FRAME: usize = 256 * 1024;
+
 impl hyper::body::Body for Chunks {
     type Data = Bytes;
     type Error = std::convert::Infallible;
@@ -50,11 +55,24 @@ impl hyper::body::Body for Chunks {
         mut self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        std::task::Poll::Ready(
-            self.0
-                .pop_front()
-                .map(|c| Ok(hyper::body::Frame::data(c.into_bytes()))),
-        )
+        let Some(first) = self.0.pop_front() else {
+            return std::task::Poll::Ready(None);
+        };
+        if first.len() >= SMALL_PIECE {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(first.into_bytes()))));
+        }
+        // Copying only when needed: one frame per call, so memory stays at one frame.
+        let mut frame = bytes::BytesMut::with_capacity(FRAME);
+        frame.extend_from_slice(&first.into_bytes());
+        while let Some(next) = self.0.front() {
+            if next.len() >= SMALL_PIECE || frame.len() as u64 + next.len() > FRAME as u64 {
+                break;
+            }
+            if let Some(next) = self.0.pop_front() {
+                frame.extend_from_slice(&next.into_bytes());
+            }
+        }
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(frame.freeze()))))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -31,7 +31,7 @@ pub struct TenantState {
     /// This state's series, rendered and compressed by the store's renderer when the state
     /// changed (one part per metric family); `None` until a renderer is set.
     pub rendered: Option<Arc<Vec<Part>>>,
-    /// Counts changes, so a rendering of an older state is never installed over a newer one.
+    /// Counts changes, so a change built on an older state is never installed over a newer one.
     pub changes: u64,
 }
 
@@ -117,34 +117,39 @@ impl Store {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
-    fn update(&self, name: &str, f: impl FnOnce(&mut TenantState)) {
-        // A poisoned lock only means a panic elsewhere mid-update; the data is still usable.
-        let changed = {
-            let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
-            let Some(t) = tenants.iter_mut().find(|t| t.name == name) else {
+    fn update(&self, name: &str, f: impl Fn(&mut TenantState)) {
+        // The new state is built and rendered outside the lock, so scrapes and other tenants
+        // never wait for the rendering, and published with its rendering in one step, so a
+        // reader never sees a state without its series. Each tenant has one writer (its
+        // refresher); should another change land meanwhile, the change is applied again on top.
+        loop {
+            let Some(mut next) = self
+                .tenants
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .find(|t| t.name == name)
+                .cloned()
+            else {
                 return;
             };
-            f(t);
-            t.changes += 1;
-            t.clone()
-        };
-        self.bump();
-        // Rendering happens outside the lock, so scrapes and other tenants never wait for it;
-        // until it lands the tenant's previous rendering is served.
-        let Some(render) = self.renderer.get() else {
+            let base = next.changes;
+            f(&mut next);
+            next.changes += 1;
+            if let Some(render) = self.renderer.get() {
+                next.rendered = Some(Arc::new(render(&next)));
+            }
+            // A poisoned lock only means a panic elsewhere mid-update; the data is still usable.
+            let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+            match tenants.iter_mut().find(|t| t.name == name) {
+                Some(t) if t.changes == base => *t = next,
+                Some(_) => continue,
+                None => return,
+            }
+            drop(tenants);
+            self.bump();
             return;
-        };
-        let parts = Arc::new(render(&changed));
-        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
-        // A newer change renders its own state; this one is stale then.
-        if let Some(t) = tenants
-            .iter_mut()
-            .find(|t| t.name == name && t.changes == changed.changes)
-        {
-            t.rendered = Some(parts);
         }
-        drop(tenants);
-        self.bump();
     }
 
     /// Adds a tenant (after a reload); an existing entry is kept as it is.
@@ -187,7 +192,7 @@ impl Store {
         let snapshot = Arc::new(snapshot);
         let now = unix_now();
         self.update(name, |t| {
-            t.snapshot = Some(snapshot);
+            t.snapshot = Some(snapshot.clone());
             t.up = true;
             t.attempted = true;
             t.last_success = Some(now);
@@ -203,7 +208,7 @@ impl Store {
             t.up = false;
             t.attempted = true;
             t.last_attempt = Some(now);
-            t.last_error = Some(error);
+            t.last_error = Some(error.clone());
         });
     }
 
@@ -234,6 +239,26 @@ mod tests {
             score: None,
             profiles: 3,
         }
+    }
+
+    #[test]
+    fn a_state_is_published_together_with_its_rendering() {
+        let store = Store::new([("a", "id-a")]);
+        store.set_renderer(Box::new(|t| {
+            vec![Part::new(
+                format!("up={} attempted={}", t.up, t.attempted).as_bytes(),
+            )]
+        }));
+        let text = |s: &Store| {
+            String::from_utf8(s.tenants()[0].rendered.as_ref().unwrap()[0].inflate()).unwrap()
+        };
+        assert_eq!(text(&store), "up=false attempted=false");
+        store.record_success("a", snap());
+        assert!(store.ready());
+        assert_eq!(text(&store), "up=true attempted=true");
+        store.record_failure("a", "boom".into());
+        assert_eq!(text(&store), "up=false attempted=true");
+        assert_eq!(store.tenants()[0].changes, 3);
     }
 
     #[test]
