@@ -414,7 +414,12 @@ const PLAIN_CACHE_LIMIT: u64 = 64 * 1024 * 1024;
 /// tenants did not change, so during a refresh it joins only a few blocks again.
 const BLOCK: usize = 64;
 
-/// One block's families, each a run of its tenants' parts (referenced, not copied).
+/// Up to this many compressed bytes in all, blocks hold their families joined into one buffer
+/// each (a second copy, but scrapes write a few large buffers: 1,000 tenants ≈ 6 MB); above it
+/// they reference the tenants' parts, so 10,000 tenants do not hold 55 MB twice.
+const JOIN_LIMIT: usize = 32 * 1024 * 1024;
+
+/// One block's families, each a run of its tenants' parts.
 struct Block {
     fingerprint: u64,
     families: Vec<Run>,
@@ -670,6 +675,13 @@ impl ExporterMetrics {
             version = collector.store.version();
             let mut tenants = collector.store.tenants();
             tenants.sort_by(|a, b| a.name.cmp(&b.name));
+            let compressed: usize = tenants
+                .iter()
+                .filter_map(|t| t.rendered.as_ref())
+                .flat_map(|r| r.iter())
+                .map(|p| p.deflated.len())
+                .sum();
+            let join = compressed <= JOIN_LIMIT;
             let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
             let count = tenants.len().div_ceil(BLOCK);
             blocks.truncate(count);
@@ -680,6 +692,7 @@ impl ExporterMetrics {
                     t.changes.hash(&mut h);
                     t.rendered.as_ref().map(Arc::as_ptr).hash(&mut h);
                 }
+                join.hash(&mut h);
                 let fingerprint = h.finish();
                 if blocks.get(i).is_some_and(|b| b.fingerprint == fingerprint) {
                     continue;
@@ -693,7 +706,14 @@ impl ExporterMetrics {
                     })
                     .collect();
                 let families = (0..headers.len())
-                    .map(|f| Run::new(rendered.iter().filter_map(|r| r.get(f))))
+                    .map(|f| {
+                        let parts = rendered.iter().filter_map(|r| r.get(f));
+                        if join {
+                            Run::joined(parts)
+                        } else {
+                            Run::new(parts)
+                        }
+                    })
                     .collect();
                 let block = Block {
                     fingerprint,
