@@ -346,6 +346,8 @@ struct CaseResult {
     n: usize,
     controls: &'static str,
     makespan: f64,
+    /// The makespan while scraped every 100 ms (for comparison).
+    makespan_sampled: f64,
     bound: f64,
     up: usize,
     hwm_mib: f64,
@@ -374,6 +376,9 @@ fn count_up(gz: &[u8]) -> (usize, usize) {
     (up, series)
 }
 
+/// Two runs of the daemon per case. Scraping every 100 ms costs the daemon CPU a real
+/// Prometheus (every 15-60 s) never would, so the makespan, CPU and memory of a refresh come
+/// from a run scraped every 15 s, and scrape latency from a second run scraped every 100 ms.
 fn run_case(
     bin: &Path,
     sim: &Sim,
@@ -381,6 +386,50 @@ fn run_case(
     controls: &'static str,
     o: &Options,
     work: &Path,
+    compare_nginx: bool,
+) -> CaseResult {
+    let realistic = run_pass(
+        bin,
+        sim,
+        n,
+        controls,
+        o,
+        work,
+        Duration::from_secs(15),
+        false,
+        false,
+    );
+    let sampled = run_pass(
+        bin,
+        sim,
+        n,
+        controls,
+        o,
+        work,
+        Duration::from_millis(100),
+        true,
+        compare_nginx,
+    );
+    CaseResult {
+        makespan: realistic.makespan,
+        cpu_per_tenant_ms: realistic.cpu_per_tenant_ms,
+        hwm_mib: realistic.hwm_mib.max(sampled.hwm_mib),
+        up: realistic.up.min(sampled.up),
+        makespan_sampled: sampled.makespan,
+        ..sampled
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_pass(
+    bin: &Path,
+    sim: &Sim,
+    n: usize,
+    controls: &'static str,
+    o: &Options,
+    work: &Path,
+    pause: Duration,
+    idle_phase: bool,
     compare_nginx: bool,
 ) -> CaseResult {
     let port = free_port();
@@ -414,13 +463,14 @@ fn run_case(
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    // Prometheus-like scrapes (gzip, keep-alive), back to back with a 100 ms pause so even a
-    // 5-second refresh yields enough samples for a p99, labelled by phase.
+    // Prometheus-like scrapes (gzip, keep-alive) with `pause` between them (100 ms: even a
+    // 5-second refresh yields enough samples for a p99), labelled by phase.
     let refreshing = Arc::new(AtomicBool::new(true));
     let stop = Arc::new(AtomicBool::new(false));
     let samples: Arc<Mutex<(Vec<Duration>, Vec<Duration>)>> = Arc::default();
     let scraper = {
         let (refreshing, stop, samples) = (refreshing.clone(), stop.clone(), samples.clone());
+        let pause = pause;
         std::thread::spawn(move || {
             let mut c = Conn::new(port);
             while !stop.load(Ordering::Acquire) {
@@ -436,7 +486,11 @@ fn run_case(
                         s.1.push(took)
                     }
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                // Sleep in steps, so the end of the run is not held up by a long pause.
+                let until = Instant::now() + pause;
+                while Instant::now() < until && !stop.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
             }
         })
     };
@@ -446,7 +500,9 @@ fn run_case(
     let makespan = start.elapsed().as_secs_f64();
     let cpu_refresh = proc_stats(pid).cpu_secs;
     refreshing.store(false, Ordering::Release);
-    std::thread::sleep(o.idle);
+    if idle_phase {
+        std::thread::sleep(o.idle);
+    }
     stop.store(true, Ordering::Release);
     let _ = scraper.join();
 
@@ -469,6 +525,7 @@ fn run_case(
         n,
         controls,
         makespan,
+        makespan_sampled: makespan,
         bound: lower_bound(n, o),
         up,
         hwm_mib,
@@ -712,13 +769,17 @@ fn report_case(r: &CaseResult) {
     println!("\n## {} tenants, controls = {}", r.n, r.controls);
     println!("tenants up after the first refresh: {} of {}", r.up, r.n);
     println!(
-        "full-refresh makespan: {:.1} s; lower bound {:.1} s; ratio {:.3}",
+        "full-refresh makespan (scraped every 15 s): {:.1} s; lower bound {:.1} s; ratio {:.3} (scraped every 100 ms: {:.1} s)",
         r.makespan,
         r.bound,
-        r.makespan / r.bound
+        r.makespan / r.bound,
+        r.makespan_sampled
     );
     println!("peak RSS: {:.0} MiB", r.hwm_mib);
-    println!("CPU per tenant refresh: {:.2} ms", r.cpu_per_tenant_ms);
+    println!(
+        "CPU per tenant refresh (whole process, scraped every 15 s): {:.2} ms",
+        r.cpu_per_tenant_ms
+    );
     println!(
         "/metrics: {} series; {:.1} MiB plain, {:.1} MiB gzip",
         r.series,

@@ -126,6 +126,11 @@ pub async fn serve(listener: TcpListener, state: HttpState, shutdown: Cancellati
             },
             _ = shutdown.cancelled() => break,
         };
+        // A body goes out in several writes; without this, Nagle's algorithm holds the last
+        // small one until the client's delayed ACK (~40 ms a response). Go's servers do the same.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
         let state = state.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
