@@ -470,7 +470,6 @@ fn run_pass(
     let samples: Arc<Mutex<(Vec<Duration>, Vec<Duration>)>> = Arc::default();
     let scraper = {
         let (refreshing, stop, samples) = (refreshing.clone(), stop.clone(), samples.clone());
-        let pause = pause;
         std::thread::spawn(move || {
             let mut c = Conn::new(port);
             while !stop.load(Ordering::Acquire) {
