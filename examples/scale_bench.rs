@@ -262,7 +262,7 @@ fn verdict(ok: bool) -> &'static str {
 /// E[critical path] of one tenant's refresh: `secureScores` alongside `pages` profile pages in
 /// a chain, each answer delayed uniformly in `latency` (the token endpoint adds none).
 fn expected_path(pages: usize, latency: (Duration, Duration), rng: &mut fastrand::Rng) -> f64 {
-    const DRAWS: usize = 20_000;
+    const DRAWS: usize = 1_000_000;
     let (lo, hi) = (latency.0.as_secs_f64(), latency.1.as_secs_f64());
     let mut draw = || lo + (hi - lo) * rng.f64();
     let total: f64 = (0..DRAWS)
