@@ -442,6 +442,8 @@ pub struct ExporterMetrics {
     plain: Mutex<Option<(u64, u64, bytes::Bytes)>>,
     /// Joined blocks of tenants, by block number.
     blocks: Mutex<Vec<Block>>,
+    /// [`JOIN_LIMIT`], a field so tests can cover both ways of holding blocks.
+    join_limit: AtomicU64,
     refresh_failures: IntCounterVec,
     refresh_duration: Histogram,
     graph_requests: IntCounterVec,
@@ -528,6 +530,7 @@ impl ExporterMetrics {
             headers: std::sync::OnceLock::new(),
             plain: Mutex::new(None),
             blocks: Mutex::new(Vec::new()),
+            join_limit: AtomicU64::new(JOIN_LIMIT as u64),
             refresh_failures,
             refresh_duration,
             graph_requests,
@@ -681,7 +684,7 @@ impl ExporterMetrics {
                 .flat_map(|r| r.iter())
                 .map(|p| p.deflated.len())
                 .sum();
-            let join = compressed <= JOIN_LIMIT;
+            let join = compressed as u64 <= self.join_limit.load(Ordering::Relaxed);
             let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
             let count = tenants.len().div_ceil(BLOCK);
             blocks.truncate(count);
@@ -844,5 +847,98 @@ mod tests {
         );
         assert!(text.contains("securescore_up{tenant=\"a\"} 0"));
         assert!(text.contains("securescore_exporter_build_info"));
+    }
+
+    /// 150 tenants (three blocks) of simulator data under three snapshots.
+    fn fleet_store() -> (Arc<Store>, Vec<crate::snapshot::TenantSnapshot>) {
+        use crate::graph::model::{ControlProfile, SecureScoreRecord};
+        let today = time::macros::date!(2026 - 11 - 27);
+        let snapshots: Vec<_> = crate::simulator::data::fleet_tenants(3, 1)
+            .iter()
+            .map(|spec| {
+                let d = crate::simulator::data::generate(spec, today);
+                let obj = |v: &serde_json::Value| v.as_object().cloned().unwrap_or_default();
+                let records: Vec<_> = d
+                    .records
+                    .iter()
+                    .map(|r| SecureScoreRecord::from_json(&obj(r)))
+                    .collect();
+                let profiles: Vec<_> = d
+                    .profiles
+                    .iter()
+                    .map(|p| ControlProfile::from_json(&obj(p)))
+                    .collect();
+                crate::snapshot::TenantSnapshot::from_graph(&records, &profiles)
+            })
+            .collect();
+        // Names not in order, so the output's tenant order is the exporter's doing.
+        let names: Vec<String> = (0..150)
+            .map(|i| format!("t{:03}", (i * 37) % 150))
+            .collect();
+        let store = Arc::new(Store::new(names.iter().map(|n| (n.as_str(), "id"))));
+        (store, snapshots)
+    }
+
+    fn without_process(text: &str) -> Vec<String> {
+        // The process series change between two encodings (CPU seconds, memory).
+        text.lines()
+            .filter(|l| !l.contains("process_"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn joined_blocks_give_exactly_a_fresh_rendering_in_both_holding_modes() {
+        for join_limit in [u64::MAX, 0] {
+            let (store, snapshots) = fleet_store();
+            let metrics = ExporterMetrics::new();
+            metrics.join_limit.store(join_limit, Ordering::Relaxed);
+            metrics.register_store(
+                store.clone(),
+                Duration::from_secs(3600),
+                SeriesFilter::default(),
+            );
+            let collector = metrics.collector.get().unwrap().clone();
+            let fresh = || String::from_utf8(collector.render(&store.tenants())).unwrap();
+            let check = |what: &str| {
+                let want = fresh();
+                let plain = String::from_utf8(metrics.encode()).unwrap();
+                let zipped = String::from_utf8(gunzip(&metrics.encode_gzip())).unwrap();
+                assert!(
+                    plain.starts_with(&want),
+                    "{what} (join limit {join_limit}): plain differs"
+                );
+                assert!(
+                    zipped.starts_with(&want),
+                    "{what} (join limit {join_limit}): gzip differs"
+                );
+                assert_eq!(without_process(&plain), without_process(&zipped));
+                // One HELP per family: families are contiguous across blocks.
+                let helps: Vec<&str> = plain.lines().filter(|l| l.starts_with("# HELP")).collect();
+                let unique: std::collections::HashSet<_> = helps.iter().collect();
+                assert_eq!(helps.len(), unique.len(), "{what}");
+            };
+            check("nothing refreshed yet");
+            for (i, t) in store.tenants().iter().enumerate() {
+                store.record_success(&t.name, snapshots[i % 3].clone());
+            }
+            check("every tenant refreshed");
+            let text = String::from_utf8(metrics.encode()).unwrap();
+            assert_eq!(
+                text.lines()
+                    .filter(|l| l.starts_with("securescore_up{"))
+                    .count(),
+                150
+            );
+            // One tenant in the middle block changes; one is removed; one is added.
+            store.record_failure("t075", "boom".into());
+            check("a failure in one block");
+            store.remove("t010");
+            store.add("t999", "id");
+            check("a tenant removed and one added");
+            assert!(!String::from_utf8(metrics.encode())
+                .unwrap()
+                .contains("tenant=\"t010\""));
+        }
     }
 }
