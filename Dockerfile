@@ -12,7 +12,8 @@ COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 ARG BUILD_GIT_REVISION=unknown
 ENV BUILD_GIT_REVISION=${BUILD_GIT_REVISION}
-RUN cargo build --release --locked --bin securescore_exporter
+RUN cargo build --release --locked --bin securescore_exporter \
+ && mkdir /data
 
 # Final stage: glibc and libgcc only (the binary links them dynamically), no shell, no package
 # manager. The binary carries its own TLS roots (webpki-roots), so no CA bundle is needed.
@@ -25,6 +26,9 @@ LABEL org.opencontainers.image.title="securescore_exporter" \
       org.opencontainers.image.revision="${BUILD_GIT_REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /src/target/release/securescore_exporter /usr/local/bin/securescore_exporter
+# A directory the runtime user owns, for volumes it writes (compose's backfill output): a new
+# named volume takes the ownership of the image directory it is mounted on.
+COPY --from=build --chown=65532:65532 /data /var/lib/securescore_exporter
 # The distroless "nonroot" user (65532); nothing is written outside /tmp (the demo's generated
 # config), so the root filesystem can be mounted read-only with a tmpfs on /tmp.
 USER 65532:65532

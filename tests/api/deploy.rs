@@ -598,6 +598,33 @@ fn compose_stack_parses_mounts_existing_files_and_its_configs_pass_the_real_tool
             );
         }
     }
+    // The exporter image runs as a non-root user: every volume it writes to is mounted on the
+    // directory the Dockerfile creates for that user (a new named volume takes its owner).
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let owned = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("COPY --from=build --chown=65532:65532 /data "))
+        .expect("the Dockerfile creates a directory for the runtime user");
+    for (name, s) in services
+        .iter()
+        .filter(|(_, s)| s["image"] == "securescore_exporter:local")
+    {
+        for v in s["volumes"]
+            .as_array()
+            .map(|v| v.as_slice())
+            .unwrap_or_default()
+        {
+            let parts: Vec<&str> = v.as_str().unwrap().split(':').collect();
+            let writable = parts.get(2) != Some(&"ro");
+            if writable {
+                assert_eq!(
+                    parts[1], owned,
+                    "{name} writes to {} as a non-root user",
+                    parts[1]
+                );
+            }
+        }
+    }
     // Lay the Prometheus and Alertmanager files out as the containers see them, then check
     // them with the real tools: rule_files resolve exactly as in the container.
     let root = tempfile::tempdir().unwrap();
