@@ -165,14 +165,19 @@ pub fn gzip<'a>(runs: impl IntoIterator<Item = &'a Run>, tail: &[u8]) -> Vec<Byt
         len += run.len;
         frames.extend(run.parts.iter().map(|p| p.deflated.clone()));
     }
-    let mut enc = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(tail.len() / 3 + 64),
-        flate2::Compression::fast(),
-    );
-    let mut rest = enc
-        .write_all(tail)
-        .and_then(|_| enc.finish())
-        .unwrap_or_default();
+    let mut rest = if tail.is_empty() {
+        // An empty final block (fixed Huffman, end-of-block code): what a compressor emits to
+        // finish after a sync flush, without allocating one.
+        vec![0x03, 0x00]
+    } else {
+        let mut enc = flate2::write::DeflateEncoder::new(
+            Vec::with_capacity(tail.len() / 3 + 64),
+            flate2::Compression::fast(),
+        );
+        enc.write_all(tail)
+            .and_then(|_| enc.finish())
+            .unwrap_or_default()
+    };
     crc = crc_combine::combine(crc, crc32fast::hash(tail), tail.len() as u64);
     len += tail.len() as u64;
     rest.extend_from_slice(&crc.to_le_bytes());

@@ -410,6 +410,9 @@ pub fn render_snapshot_for_tests(
 /// sent, so they cost no memory.
 const PLAIN_CACHE_LIMIT: u64 = 64 * 1024 * 1024;
 
+/// How old the process metrics in a scrape may be.
+const PROCESS_TTL: Duration = Duration::from_secs(1);
+
 /// Tenants (in name order) are joined in blocks of this many: a scrape reuses every block whose
 /// tenants did not change, so during a refresh it joins only a few blocks again.
 const BLOCK: usize = 64;
@@ -427,8 +430,15 @@ struct Block {
 
 /// The exporter's own metrics, and the registry everything is gathered from.
 pub struct ExporterMetrics {
-    /// Series that change with every request or scrape (process, request counters, histogram).
+    /// The exporter's own series (request counters, refresh histogram, reload, credentials,
+    /// build info): encoded only after one of them changed.
     registry: Registry,
+    own_version: AtomicU64,
+    own_part: Mutex<Option<(u64, Part, bytes::Bytes)>>,
+    /// Process metrics (CPU, memory, descriptors from /proc): encoded at most once per
+    /// [`PROCESS_TTL`], so a scrape of a small deployment does not pay /proc reads.
+    process: Registry,
+    process_part: Mutex<Option<(std::time::Instant, Part, bytes::Bytes)>>,
     /// The per-tenant counters: 9 series a tenant, so at scale they are encoded and compressed
     /// only when one of them changes.
     tenant_counters: Registry,
@@ -515,14 +525,23 @@ impl ExporterMetrics {
             Box::new(config_reload_successful.clone()),
             Box::new(credential_expiry.clone()),
             Box::new(build_info),
-            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry
                 .register(c)
                 .expect("exporter metrics register once");
         }
+        let process = Registry::new();
+        process
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("exporter metrics register once");
         Arc::new(ExporterMetrics {
             registry,
+            own_version: AtomicU64::new(1),
+            own_part: Mutex::new(None),
+            process,
+            process_part: Mutex::new(None),
             tenant_counters,
             counters_version: AtomicU64::new(1),
             counters_part: Mutex::new(None),
@@ -602,14 +621,20 @@ impl ExporterMetrics {
         self.counters_changed();
     }
 
+    fn own_changed(&self) {
+        self.own_version.fetch_add(1, Ordering::AcqRel);
+    }
+
     pub fn observe_refresh(&self, took: Duration) {
         self.refresh_duration.observe(took.as_secs_f64());
+        self.own_changed();
     }
 
     pub fn graph_request(&self, endpoint: &str, code: &str) {
         self.graph_requests
             .with_label_values(&[endpoint, code])
             .inc();
+        self.own_changed();
     }
 
     pub fn partial_response(&self, tenant: &str, endpoint: &str) {
@@ -621,12 +646,14 @@ impl ExporterMetrics {
 
     pub fn set_config_reload_successful(&self, ok: bool) {
         self.config_reload_successful.set(i64::from(ok));
+        self.own_changed();
     }
 
     pub fn set_credential_expiry(&self, credential: &str, not_after: f64) {
         self.credential_expiry
             .with_label_values(&[credential])
             .set(not_after);
+        self.own_changed();
     }
 
     /// One tenant's series (the multi-target `/probe?tenant=`), or `None` for an unknown tenant.
@@ -653,6 +680,41 @@ impl ExporterMetrics {
             tracing::error!(error = %e, "encoding metrics failed");
         }
         buf
+    }
+
+    /// The exporter's own series and the process metrics, each as a part and as text, from
+    /// their caches.
+    fn own_series(&self) -> [(Part, bytes::Bytes); 2] {
+        let version = self.own_version.load(Ordering::Acquire);
+        let own = {
+            let mut cached = self.own_part.lock().unwrap_or_else(|e| e.into_inner());
+            match cached.as_ref().filter(|(v, _, _)| *v == version) {
+                Some((_, part, text)) => (part.clone(), text.clone()),
+                None => {
+                    let text = bytes::Bytes::from(Self::encode_registry(&self.registry));
+                    let part = Part::new(&text);
+                    *cached = Some((version, part.clone(), text.clone()));
+                    (part, text)
+                }
+            }
+        };
+        let process = {
+            let now = std::time::Instant::now();
+            let mut cached = self.process_part.lock().unwrap_or_else(|e| e.into_inner());
+            match cached
+                .as_ref()
+                .filter(|(at, _, _)| now.duration_since(*at) < PROCESS_TTL)
+            {
+                Some((_, part, text)) => (part.clone(), text.clone()),
+                None => {
+                    let text = bytes::Bytes::from(Self::encode_registry(&self.process));
+                    let part = Part::new(&text);
+                    *cached = Some((now, part.clone(), text.clone()));
+                    (part, text)
+                }
+            }
+        };
+        [own, process]
     }
 
     /// The per-tenant counters, re-encoded only after one of them changed.
@@ -745,16 +807,17 @@ impl ExporterMetrics {
         (version, parts)
     }
 
-    /// The exposition as pieces: prepared parts (inflated as they are sent) and the series
-    /// encoded for this scrape. Small bodies come back as one cached buffer.
+    /// The exposition as pieces: prepared parts (inflated as they are sent, or one cached
+    /// buffer for small bodies) and the exporter's own series.
     pub fn encode_pieces(&self) -> Vec<Piece> {
-        let dynamic = Piece::Plain(Self::encode_registry(&self.registry).into());
+        let [own, process] = self.own_series();
+        let dynamic = [Piece::Plain(own.1), Piece::Plain(process.1)];
         let (version, runs) = self.runs();
         let counters = self.counters_version.load(Ordering::Acquire);
         let total: u64 = runs.iter().map(|r| r.len).sum();
         if total > PLAIN_CACHE_LIMIT {
             let mut pieces: Vec<Piece> = runs.iter().flat_map(Run::pieces).collect();
-            pieces.push(dynamic);
+            pieces.extend(dynamic);
             return pieces;
         }
         let mut cached = self.plain.lock().unwrap_or_else(|e| e.into_inner());
@@ -770,7 +833,9 @@ impl ExporterMetrics {
                 body
             }
         };
-        vec![Piece::Plain(joined), dynamic]
+        let mut pieces = vec![Piece::Plain(joined)];
+        pieces.extend(dynamic);
+        pieces
     }
 
     /// The whole exposition in text format 0.0.4.
@@ -782,12 +847,13 @@ impl ExporterMetrics {
         out
     }
 
-    /// The exposition as one gzip member: the prepared parts' compressed bytes as they are,
-    /// only this scrape's own series are compressed now.
+    /// The exposition as one gzip member: the prepared parts' compressed bytes as they are;
+    /// nothing is compressed for a scrape.
     pub fn encode_gzip_chunks(&self) -> Vec<bytes::Bytes> {
-        let dynamic = Self::encode_registry(&self.registry);
-        let (_, runs) = self.runs();
-        crate::exposition::gzip(&runs, &dynamic)
+        let [own, process] = self.own_series();
+        let (_, mut runs) = self.runs();
+        runs.push(Run::new([&own.0, &process.0]));
+        crate::exposition::gzip(&runs, b"")
     }
 
     /// [`ExporterMetrics::encode`] gzipped.
