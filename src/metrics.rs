@@ -410,6 +410,10 @@ pub fn render_snapshot_for_tests(
 /// sent, so they cost no memory.
 const PLAIN_CACHE_LIMIT: u64 = 64 * 1024 * 1024;
 
+/// What a body was made from: the store, the per-tenant counters, the exporter's own series and
+/// the time the process metrics were read.
+type BodyKey = (u64, u64, u64, Option<std::time::Instant>);
+
 /// How old the process metrics in a scrape may be.
 const PROCESS_TTL: Duration = Duration::from_secs(1);
 
@@ -439,6 +443,9 @@ pub struct ExporterMetrics {
     /// [`PROCESS_TTL`], so a scrape of a small deployment does not pay /proc reads.
     process: Registry,
     process_part: Mutex<Option<(std::time::Instant, Part, bytes::Bytes)>>,
+    /// The last gzip body, reused while nothing in it changed (an idle scrape is then a copy of
+    /// a few references).
+    gzip_body: Mutex<Option<(BodyKey, Vec<bytes::Bytes>)>>,
     /// The per-tenant counters: 9 series a tenant, so at scale they are encoded and compressed
     /// only when one of them changes.
     tenant_counters: Registry,
@@ -542,6 +549,7 @@ impl ExporterMetrics {
             own_part: Mutex::new(None),
             process,
             process_part: Mutex::new(None),
+            gzip_body: Mutex::new(None),
             tenant_counters,
             counters_version: AtomicU64::new(1),
             counters_part: Mutex::new(None),
@@ -850,10 +858,42 @@ impl ExporterMetrics {
     /// The exposition as one gzip member: the prepared parts' compressed bytes as they are;
     /// nothing is compressed for a scrape.
     pub fn encode_gzip_chunks(&self) -> Vec<bytes::Bytes> {
+        // The process part may be renewed first, so the key sees its time.
+        let _ = self.own_series();
+        let key = self.body_key();
+        let mut cached = self.gzip_body.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, body)) = cached.as_ref() {
+            if *k == key && self.collector.get().is_some() {
+                return body.clone();
+            }
+        }
+        // Everything below is read after `key`; should anything change meanwhile, the key
+        // check at the end leaves this body uncached.
         let [own, process] = self.own_series();
         let (_, mut runs) = self.runs();
         runs.push(Run::new([&own.0, &process.0]));
-        crate::exposition::gzip(&runs, b"")
+        let body = crate::exposition::gzip(&runs, b"");
+        // Only a body made from exactly `key` may be reused for it.
+        if self.body_key() == key {
+            *cached = Some((key, body.clone()));
+        }
+        body
+    }
+
+    fn body_key(&self) -> BodyKey {
+        let store = self.collector.get().map_or(0, |c| c.store.version());
+        let process = self
+            .process_part
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|(at, _, _)| *at);
+        (
+            store,
+            self.counters_version.load(Ordering::Acquire),
+            self.own_version.load(Ordering::Acquire),
+            process,
+        )
     }
 
     /// [`ExporterMetrics::encode`] gzipped.
@@ -912,6 +952,17 @@ mod tests {
             "gzip carries the same exposition"
         );
         assert!(text.contains("securescore_up{tenant=\"a\"} 0"));
+        // A cached gzip body never outlives a change of any counter.
+        let zipped = || String::from_utf8(gunzip(&metrics.encode_gzip())).unwrap();
+        metrics.refresh_failed("a", FailureReason::Http);
+        assert!(
+            zipped().contains("securescore_refresh_failures_total{reason=\"http\",tenant=\"a\"} 1")
+        );
+        metrics.graph_request("token", "200");
+        assert!(zipped()
+            .contains("securescore_graph_requests_total{code=\"200\",endpoint=\"token\"} 1"));
+        metrics.set_config_reload_successful(false);
+        assert!(zipped().contains("securescore_config_last_reload_successful 0"));
         assert!(text.contains("securescore_exporter_build_info"));
     }
 

@@ -61,16 +61,21 @@ impl hyper::body::Body for Chunks {
         if first.len() >= SMALL_PIECE {
             return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(first.into_bytes()))));
         }
-        // Copying only when needed: one frame per call, so memory stays at one frame.
-        let mut frame = bytes::BytesMut::with_capacity(FRAME);
-        frame.extend_from_slice(&first.into_bytes());
-        while let Some(next) = self.0.front() {
-            if next.len() >= SMALL_PIECE || frame.len() as u64 + next.len() > FRAME as u64 {
+        // Copying only when needed: one frame per call, so memory stays at one frame, sized
+        // exactly (a fixed 256 KB buffer would cost a mmap per small response).
+        let mut size = first.len();
+        let mut count = 0;
+        for next in &self.0 {
+            if next.len() >= SMALL_PIECE || size + next.len() > FRAME as u64 {
                 break;
             }
-            if let Some(next) = self.0.pop_front() {
-                frame.extend_from_slice(&next.into_bytes());
-            }
+            size += next.len();
+            count += 1;
+        }
+        let mut frame = bytes::BytesMut::with_capacity(size as usize);
+        frame.extend_from_slice(&first.into_bytes());
+        for next in self.0.drain(..count) {
+            frame.extend_from_slice(&next.into_bytes());
         }
         std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(frame.freeze()))))
     }
