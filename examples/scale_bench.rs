@@ -6,7 +6,7 @@
 //!         [--idle 20s] [--wrk 10s] [--controls all,incomplete]
 //!
 //! Needs nginx and wrk (`apt-get install nginx wrk`). For each fleet size it starts
-//! `securescore_exporter simulate --tenants N` (one multi-tenant app, Graph's per-tenant limits
+//! `securescore_exporter simulate --tenants N` at nice 19 (one multi-tenant app, Graph's per-tenant limits
 //! of 4 concurrent and 150 requests a minute enforced, the latency injected into every Graph
 //! answer) in its own process, then for `controls = all` and `incomplete` runs the daemon in
 //! another and measures:
@@ -20,7 +20,8 @@
 //!   series once (what a refresh pays) and joining them per scrape;
 //! - `/metrics` throughput against nginx serving the same bytes as static files (wrk).
 //!
-//! Every target of the MSP-scale issue is printed with PASS or FAIL.
+//! Every target of the MSP-scale issue is printed with PASS or FAIL. `SCALE_BENCH_TRACE=1`
+//! prints every scrape's time and duration.
 
 use securescore_exporter::graph::model::{ControlProfile, Page, SecureScoreRecord};
 use securescore_exporter::metrics::ExporterMetrics;
@@ -308,7 +309,12 @@ fn start_simulator(bin: &Path, n: usize, o: &Options, work: &Path) -> Sim {
         o.latency.1.as_millis()
     );
     let log = std::fs::File::create(work.join(format!("sim-{n}.log"))).expect("log file");
-    let child = Command::new(bin)
+    // The simulator stands in for Microsoft Graph, which runs on someone else's machines: at
+    // the lowest priority it takes only CPU the exporter leaves, instead of competing with it
+    // for the same 2 cores as no real deployment would.
+    let child = Command::new("nice")
+        .args(["-n", "19"])
+        .arg(bin)
         .args([
             "simulate",
             "--tenants",
@@ -353,6 +359,9 @@ struct CaseResult {
     hwm_mib: f64,
     cpu_per_tenant_ms: f64,
     during: Vec<Duration>,
+    /// Scrapes during the refresh that started at least 1 s after the daemon (the first second
+    /// holds the start-up burst: every refresh slot opening its TLS connection at once).
+    during_warm: Vec<Duration>,
     idle: Vec<Duration>,
     gzip_bytes: usize,
     plain_bytes: usize,
@@ -467,7 +476,7 @@ fn run_pass(
     // 5-second refresh yields enough samples for a p99), labelled by phase.
     let refreshing = Arc::new(AtomicBool::new(true));
     let stop = Arc::new(AtomicBool::new(false));
-    let samples: Arc<Mutex<(Vec<Duration>, Vec<Duration>)>> = Arc::default();
+    let samples: Arc<Mutex<(Vec<Duration>, Vec<Duration>, Vec<Duration>)>> = Arc::default();
     let scraper = {
         let (refreshing, stop, samples) = (refreshing.clone(), stop.clone(), samples.clone());
         std::thread::spawn(move || {
@@ -479,8 +488,17 @@ fn run_pass(
                     let took = t.elapsed();
                     // A scrape that straddles the end of the refresh counts as during.
                     let mut s = samples.lock().unwrap();
+                    if std::env::var_os("SCALE_BENCH_TRACE").is_some() {
+                        eprintln!(
+                            "scrape at {:?} took {took:?} during={during}",
+                            t.duration_since(start)
+                        );
+                    }
                     if during {
-                        s.0.push(took)
+                        s.0.push(took);
+                        if t.duration_since(start) >= Duration::from_secs(1) {
+                            s.2.push(took);
+                        }
                     } else {
                         s.1.push(took)
                     }
@@ -519,7 +537,7 @@ fn run_pass(
     });
     let hwm_mib = proc_stats(pid).hwm_kib as f64 / 1024.0;
     drop(exporter);
-    let (during, idle) = std::mem::take(&mut *samples.lock().unwrap());
+    let (during, idle, during_warm) = std::mem::take(&mut *samples.lock().unwrap());
     CaseResult {
         n,
         controls,
@@ -530,6 +548,7 @@ fn run_pass(
         hwm_mib,
         cpu_per_tenant_ms: cpu_refresh * 1000.0 / n as f64,
         during,
+        during_warm,
         idle,
         gzip_bytes,
         plain_bytes,
@@ -736,13 +755,15 @@ fn main() {
             );
         }
         let (d, i) = (percentile(&r.during, 99.0), percentile(&r.idle, 99.0));
+        let warm = percentile(&r.during_warm, 99.0);
         println!(
-            "{} {} tenants {}: scrape p99 during refresh {} <= 2 x idle p99 {}",
+            "{} {} tenants {}: scrape p99 during refresh {} <= 2 x idle p99 {} (from 1 s after start: {})",
             verdict(d.as_secs_f64() <= 2.0 * i.as_secs_f64()),
             r.n,
             r.controls,
             ms(d),
-            ms(i)
+            ms(i),
+            ms(warm)
         );
         if let Some(t) = &r.throughput {
             for (what, (e, x)) in [("gzip", t.gzip), ("plain", t.plain)] {
@@ -793,6 +814,12 @@ fn report_case(r: &CaseResult) {
         r.idle.len(),
         ms(percentile(&r.idle, 50.0)),
         ms(percentile(&r.idle, 99.0))
+    );
+    println!(
+        "scrape (gzip) during refresh from 1 s after start: n={} p50 {} p99 {}",
+        r.during_warm.len(),
+        ms(percentile(&r.during_warm, 50.0)),
+        ms(percentile(&r.during_warm, 99.0))
     );
     if let Some(t) = &r.throughput {
         println!(
