@@ -348,6 +348,9 @@ fn start_simulator(bin: &Path, n: usize, o: &Options, work: &Path) -> Sim {
     Sim { _proc: proc, dir }
 }
 
+/// Scrape durations: during the refresh, idle after it, during it from 1 s after start.
+type Samples = (Vec<Duration>, Vec<Duration>, Vec<Duration>);
+
 struct CaseResult {
     n: usize,
     controls: &'static str,
@@ -476,7 +479,7 @@ fn run_pass(
     // 5-second refresh yields enough samples for a p99), labelled by phase.
     let refreshing = Arc::new(AtomicBool::new(true));
     let stop = Arc::new(AtomicBool::new(false));
-    let samples: Arc<Mutex<(Vec<Duration>, Vec<Duration>, Vec<Duration>)>> = Arc::default();
+    let samples: Arc<Mutex<Samples>> = Arc::default();
     let scraper = {
         let (refreshing, stop, samples) = (refreshing.clone(), stop.clone(), samples.clone());
         std::thread::spawn(move || {
