@@ -23,7 +23,6 @@
 //! Every target of the MSP-scale issue is printed with PASS or FAIL. `SCALE_BENCH_TRACE=1`
 //! prints every scrape's time and duration.
 
-use securescore_exporter::graph::model::{ControlProfile, Page, SecureScoreRecord};
 use securescore_exporter::metrics::ExporterMetrics;
 use securescore_exporter::series_filter::{ControlsMode, SeriesFilter};
 use securescore_exporter::simulator::data;
@@ -635,23 +634,8 @@ fn encode_cost(n: usize, controls: ControlsMode) -> EncodeCost {
     // 60 distinct tenants' snapshots, reused under n names (rendering is per tenant anyway).
     let snapshots: Vec<TenantSnapshot> = data::fleet_tenants(60, 1)
         .iter()
-        .map(|spec| {
-            let d = data::generate(spec, today);
-            let obj = |v: &serde_json::Value| v.as_object().cloned().unwrap_or_default();
-            let records: Vec<SecureScoreRecord> = d
-                .records
-                .iter()
-                .map(|r| SecureScoreRecord::from_json(&obj(r)))
-                .collect();
-            let profiles: Vec<ControlProfile> = d
-                .profiles
-                .iter()
-                .map(|p| ControlProfile::from_json(&obj(p)))
-                .collect();
-            TenantSnapshot::from_graph(&records, &profiles)
-        })
+        .map(|spec| data::generate(spec, today).snapshot())
         .collect();
-    let _ = Page::parse(b"{\"value\":[]}");
     let names: Vec<String> = (1..=n).map(|i| format!("customer-{i:05}")).collect();
     let store = Arc::new(Store::new(names.iter().map(|n| (n.as_str(), "id"))));
     let metrics = ExporterMetrics::new();

@@ -968,25 +968,10 @@ mod tests {
 
     /// 150 tenants (three blocks) of simulator data under three snapshots.
     fn fleet_store() -> (Arc<Store>, Vec<crate::snapshot::TenantSnapshot>) {
-        use crate::graph::model::{ControlProfile, SecureScoreRecord};
         let today = time::macros::date!(2026 - 11 - 27);
         let snapshots: Vec<_> = crate::simulator::data::fleet_tenants(3, 1)
             .iter()
-            .map(|spec| {
-                let d = crate::simulator::data::generate(spec, today);
-                let obj = |v: &serde_json::Value| v.as_object().cloned().unwrap_or_default();
-                let records: Vec<_> = d
-                    .records
-                    .iter()
-                    .map(|r| SecureScoreRecord::from_json(&obj(r)))
-                    .collect();
-                let profiles: Vec<_> = d
-                    .profiles
-                    .iter()
-                    .map(|p| ControlProfile::from_json(&obj(p)))
-                    .collect();
-                crate::snapshot::TenantSnapshot::from_graph(&records, &profiles)
-            })
+            .map(|spec| crate::simulator::data::generate(spec, today).snapshot())
             .collect();
         // Names not in order, so the output's tenant order is the exporter's doing.
         let names: Vec<String> = (0..150)

@@ -270,6 +270,26 @@ pub struct TenantData {
     pub profiles: Vec<Value>,
 }
 
+impl TenantData {
+    /// What one refresh of this tenant yields: its records and profiles through the exporter's
+    /// own wire models and conversion (benchmarks and tests use it to skip HTTP).
+    pub fn snapshot(&self) -> crate::snapshot::TenantSnapshot {
+        use crate::graph::model::{ControlProfile, SecureScoreRecord};
+        let obj = |v: &Value| v.as_object().cloned().unwrap_or_default();
+        let records: Vec<SecureScoreRecord> = self
+            .records
+            .iter()
+            .map(|r| SecureScoreRecord::from_json(&obj(r)))
+            .collect();
+        let profiles: Vec<ControlProfile> = self
+            .profiles
+            .iter()
+            .map(|p| ControlProfile::from_json(&obj(p)))
+            .collect();
+        crate::snapshot::TenantSnapshot::from_graph(&records, &profiles)
+    }
+}
+
 /// How one scored control moves over the history.
 struct Plan {
     entry: Entry,
