@@ -709,10 +709,8 @@ fn main() {
     }
     println!("\n## encode cost (in-process, release build)");
     for &n in &o.tenants {
-        for (name, mode) in [
-            ("all", ControlsMode::All),
-            ("incomplete", ControlsMode::Incomplete),
-        ] {
+        for name in &o.controls {
+            let mode = ControlsMode::parse(name).expect("all or incomplete");
             let c = encode_cost(n, mode);
             println!(
                 "{n} tenants, controls={name}: render every tenant once {:.2} s ({:.3} ms per tenant, paid by each refresh); join per scrape: gzip {}, plain {}",
