@@ -13,7 +13,7 @@ use crate::exposition::{Part, Piece, Run};
 use crate::series_filter::SeriesFilter;
 use crate::snapshot::ScoreSnapshot;
 use crate::store::{Store, TenantState};
-use prometheus::core::{Collector, Desc};
+use prometheus::core::Collector;
 use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -142,10 +142,10 @@ impl Family {
     }
 }
 
-/// Builds the per-tenant series from the store on every scrape.
+/// Renders the per-tenant series from the store: each tenant when its state changes (see
+/// [`SecureScoreCollector::render_parts`]), or a set of tenants at once (`/probe`, backfill).
 pub struct SecureScoreCollector {
     store: Arc<Store>,
-    descs: Vec<Desc>,
     helps: Vec<String>,
     filter: SeriesFilter,
 }
@@ -163,22 +163,8 @@ impl SecureScoreCollector {
                 }
             })
             .collect();
-        let descs = SNAPSHOT_METRICS
-            .iter()
-            .zip(&helps)
-            .map(|((name, labels, _), help)| {
-                Desc::new(
-                    name.to_string(),
-                    help.clone(),
-                    labels.iter().map(|l| l.to_string()).collect(),
-                    Default::default(),
-                )
-                .expect("static metric descriptors are valid")
-            })
-            .collect();
         SecureScoreCollector {
             store,
-            descs,
             helps,
             filter: SeriesFilter::default(),
         }
@@ -379,16 +365,6 @@ fn write_sample(out: &mut Vec<u8>, name: &str, labels: &[&str], values: &[&str],
         let _ = write!(out, "{value}");
     }
     out.push(b'\n');
-}
-
-impl Collector for SecureScoreCollector {
-    fn desc(&self) -> Vec<&Desc> {
-        self.descs.iter().collect()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        self.families(&self.store.tenants())
-    }
 }
 
 /// The text exposition of one tenant's snapshot (fuzzing and property tests).
@@ -820,8 +796,21 @@ impl ExporterMetrics {
     pub fn encode_pieces(&self) -> Vec<Piece> {
         let [own, process] = self.own_series();
         let dynamic = [Piece::Plain(own.1), Piece::Plain(process.1)];
-        let (version, runs) = self.runs();
         let counters = self.counters_version.load(Ordering::Acquire);
+        // An unchanged small body is served from the cache without looking at the blocks.
+        let store = self.collector.get().map_or(0, |c| c.store.version());
+        if let Some((_, _, body)) = self
+            .plain
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(v, c, _)| *v == store && *c == counters)
+        {
+            let mut pieces = vec![Piece::Plain(body.clone())];
+            pieces.extend(dynamic);
+            return pieces;
+        }
+        let (version, runs) = self.runs();
         let total: u64 = runs.iter().map(|r| r.len).sum();
         if total > PLAIN_CACHE_LIMIT {
             let mut pieces: Vec<Piece> = runs.iter().flat_map(Run::pieces).collect();
