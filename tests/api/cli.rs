@@ -191,3 +191,61 @@ async fn demo_runs_without_credentials_never_logs_secrets_at_trace_level_and_sto
         "an access token reached the log"
     );
 }
+
+#[tokio::test]
+async fn a_simulated_fleet_is_served_through_one_shared_credential_and_a_tenant_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim_port = free_port();
+    let mut sim = exporter()
+        .args(["simulate", "--tenants", "130", "--latency", "5ms..20ms"])
+        .args(["--listen", &format!("127.0.0.1:{sim_port}"), "--out"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let config = dir.path().join("config.toml");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !config.exists() {
+        assert!(Instant::now() < deadline, "simulate wrote no config");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // An MSP's layout: one multi-tenant app, the tenants in a generated CSV.
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("[credentials.msp]") && text.contains("tenant_files"));
+    let csv = std::fs::read_to_string(dir.path().join("tenants.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 131, "a header and 130 tenants");
+    let port = free_port();
+    let mut daemon = exporter()
+        .arg("--config")
+        .arg(&config)
+        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_http_ok(&format!("http://127.0.0.1:{port}/-/ready"), 120).await;
+    // More tenants than one block of the exposition: every one is up, once.
+    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let up: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("securescore_up{"))
+        .collect();
+    assert_eq!(up.len(), 130);
+    assert!(up.iter().all(|l| l.ends_with(" 1")), "{up:?}");
+    assert_eq!(
+        body.lines()
+            .filter(|l| l.starts_with("# HELP securescore_up "))
+            .count(),
+        1
+    );
+    terminate(&daemon);
+    terminate(&sim);
+    let _ = daemon.wait();
+    let _ = sim.wait();
+}

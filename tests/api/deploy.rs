@@ -85,6 +85,9 @@ fn kubernetes_validate(file: &Path) -> std::process::Output {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                // Debian's python marks itself externally managed; this installs only into
+                // target/tools, never into the system.
+                "--break-system-packages",
                 "--target",
             ])
             .arg(&dir)
