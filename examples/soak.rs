@@ -8,7 +8,7 @@
 
 use securescore_exporter::app::App;
 use securescore_exporter::config::{AzureEnv, Config};
-use securescore_exporter::simulator::{Endpoint, Fault, Simulator, SimulatorOptions};
+use securescore_sim::{Endpoint, Fault, Simulator, SimulatorOptions};
 use std::time::{Duration, Instant};
 
 fn rss_kib() -> u64 {
@@ -50,7 +50,7 @@ async fn main() {
     .await
     .expect("simulator");
     let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = securescore_exporter::demo::write_files(
+    let config_path = securescore_exporter::app::demo::write_files(
         &sim,
         dir.path(),
         &["127.0.0.1:0".into()],

@@ -2,47 +2,33 @@
 //!
 //! # Layout
 //!
-//! Data flows top to bottom:
+//! Layers, bottom to top; each module uses only the layers above it in this list (the
+//! `layering` test fails on any cycle):
 //!
-//! - [`config`]: the one place that reads the config file and environment; yields a validated [`config::Config`].
-//! - [`cloud`]: national clouds (login host, Graph host, token scope).
-//! - [`secret`]: a string type that never prints itself.
-//! - [`auth`]: credentials → cached bearer tokens per tenant.
-//! - [`graph`]: the Graph client (paging, retries, origin checks) and [`graph::model`], the lenient wire models.
-//! - [`snapshot`]: the one conversion from wire models into the domain snapshot.
-//! - [`store`]: the last good snapshot and refresh status of every tenant.
-//! - [`refresh`]: when Graph is called: one loop per tenant, with jitter and backoff.
-//! - [`cpu_work`]: where refreshes parse, convert and render: off the async workers, bounded.
-//! - [`metrics`]: every metric name and HELP text; renders each tenant's series once per change.
-//! - [`exposition`]: the `/metrics` body as compressed parts joined per scrape (gzip or plain).
-//! - [`series_filter`]: cardinality controls (which control, category and tenant series exist).
-//! - [`server`] and [`status_page`]: HTTP transport and the status page at `/`.
-//! - [`backfill`] and [`report`]: the one-shot `backfill` (OpenMetrics history) and `snapshot` (reports) commands.
-//! - [`app`]: wiring; what `main` and the tests start.
-//! - [`simulator`]: a Microsoft Graph and Entra ID look-alike on loopback HTTPS, for `demo` and tests.
-//! - [`demo`]: runs the real daemon against the simulator.
-//! - [`error`]: boundary errors with bounded failure reasons.
-//! - [`telemetry`]: logging setup.
+//! - [`core`]: primitives with no knowledge of anything else: the clock, [`core::secret`],
+//!   [`core::cloud`], the domain [`core::snapshot`] and its interned strings, score
+//!   [`core::band`]s, [`core::failure`] reasons, metric [`core::names`], certificate files,
+//!   deflated text parts, and the bounded pool for CPU work.
+//! - [`config`]: the one place that reads the config file, the environment and command-line
+//!   overrides; yields a validated [`config::Config`] or an error naming key and source.
+//! - [`source`]: Microsoft Graph and Entra ID: wire models, tokens, the Graph client, boundary
+//!   errors, the conversion into the domain snapshot; it reports through [`source::events`].
+//! - [`state`]: the store of every tenant's last good data, the refreshers that decide when
+//!   Graph is called, and the publisher that renders a state before it is published.
+//! - [`exposition`]: each tenant's series rendered once per change, the exporter's own
+//!   metrics, and the `/metrics` body joined per scrape (gzip or plain).
+//! - [`jobs`]: the one-shot `backfill` (OpenMetrics history) and `snapshot` (reports).
+//! - [`http`]: the server, its routes, the status page, and the exporter-toolkit web config.
+//! - [`app`]: wiring and reload (what `main` and the tests start), the demo against the
+//!   built-in simulator (crate `securescore_sim`), and logging.
+//!
+//! The binary (`src/main.rs`, `src/cli/`) parses the command line and runs one command each.
 
 pub mod app;
-pub mod auth;
-pub mod backfill;
-pub mod cloud;
 pub mod config;
-pub mod cpu_work;
-pub mod demo;
-pub mod error;
+pub mod core;
 pub mod exposition;
-pub mod graph;
-pub mod metrics;
-pub mod refresh;
-pub mod report;
-pub mod secret;
-pub mod series_filter;
-pub mod server;
-pub mod simulator;
-pub mod snapshot;
-pub mod status_page;
-pub mod store;
-pub mod telemetry;
-pub mod web_config;
+pub mod http;
+pub mod jobs;
+pub mod source;
+pub mod state;

@@ -1,7 +1,7 @@
 //! Any bytes as a Graph collection page: parsing never panics, and every item converts.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use securescore_exporter::graph::model::{ControlProfile, Page, SecureScoreRecord};
+use securescore_exporter::source::model::{ControlProfile, Page, SecureScoreRecord};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(page) = Page::parse(data) {

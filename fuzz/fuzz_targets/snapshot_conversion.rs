@@ -3,8 +3,8 @@
 //! exposition's label values stay escaped.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use securescore_exporter::graph::model::{ControlProfile, Page, SecureScoreRecord};
-use securescore_exporter::snapshot::TenantSnapshot;
+use securescore_exporter::source::model::{ControlProfile, Page, SecureScoreRecord};
+use securescore_exporter::core::snapshot::TenantSnapshot;
 
 fuzz_target!(|data: &[u8]| {
     let split = data.iter().position(|b| *b == 0xFF).unwrap_or(data.len());
@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let text = securescore_exporter::metrics::render_snapshot_for_tests("t", "id", snap);
+    let text = securescore_exporter::exposition::render::render_snapshot_for_tests("t", "id", snap);
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         // One sample per line: an unescaped newline in a label would break this.
         assert!(line.contains(' '), "{line}");

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = securescore_exporter::web_config::WebConfig::parse(data, std::path::Path::new("fuzz.yml"));
+    let _ = securescore_exporter::http::web_config::WebConfig::parse(data, std::path::Path::new("fuzz.yml"));
 });

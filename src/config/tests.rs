@@ -3,6 +3,7 @@
 
 use super::*;
 use figment::Jail;
+use std::path::Path;
 
 fn load(jail: &mut Jail, toml: &str) -> Result<Config, ConfigError> {
     jail.create_file("config.toml", toml).expect("write config");
@@ -53,7 +54,7 @@ fn minimal_config_gets_defaults() {
 #[test]
 fn every_key_is_read() {
     Jail::expect_with(|jail| {
-        jail.create_file("ca.pem", &crate::simulator::test_ca_pem())
+        jail.create_file("ca.pem", &securescore_sim::test_ca_pem())
             .unwrap();
         jail.create_file("secret.txt", "from-file\n").unwrap();
         let c = load(
@@ -397,8 +398,8 @@ fn named_credentials_can_be_set_from_the_environment() {
 fn managed_identity_and_certificate_keys_are_read() {
     Jail::expect_with(|jail| {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let (_, pem) = crate::simulator::identity::make_certificate(
-            crate::simulator::identity::TEST_APP_KEY_PEM,
+        let (_, pem) = securescore_sim::identity::make_certificate(
+            securescore_sim::identity::TEST_APP_KEY_PEM,
             now - 60,
             now + 86_400,
         )
@@ -453,10 +454,11 @@ fn shards_partition_tenants_completely_and_stably() {
             let c = Config::load_with(
                 Some(Path::new("config.toml")),
                 &AzureEnv::default(),
-                &[
-                    ("shard.index", index.to_string()),
-                    ("shard.count", "3".into()),
-                ],
+                &Overrides {
+                    shard_index: Some(index.to_string()),
+                    shard_count: Some(3),
+                    ..Overrides::default()
+                },
             )
             .unwrap();
             assert_eq!(c.shard, Some((index, 3)));
@@ -481,10 +483,11 @@ fn shards_partition_tenants_completely_and_stably() {
             let c = Config::load_with(
                 Some(Path::new("config.toml")),
                 &AzureEnv::default(),
-                &[
-                    ("shard.index", index.to_string()),
-                    ("shard.count", "3".into()),
-                ],
+                &Overrides {
+                    shard_index: Some(index.to_string()),
+                    shard_count: Some(3),
+                    ..Overrides::default()
+                },
             )
             .unwrap();
             for t in c.tenants {
@@ -520,7 +523,7 @@ fn metrics_settings_are_read_and_checked() {
         .unwrap();
         assert_eq!(
             c.series.controls,
-            crate::series_filter::ControlsMode::Incomplete
+            crate::config::series_filter::ControlsMode::Incomplete
         );
         assert_eq!(c.tenants.len(), 10, "customer-0000 … customer-0009");
         let e = err_text(load(

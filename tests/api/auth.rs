@@ -2,11 +2,9 @@
 
 use crate::helpers::*;
 use securescore_exporter::config::AzureEnv;
-use securescore_exporter::simulator::data::{Consent, DEFAULT_FEDERATED_SUBJECT};
-use securescore_exporter::simulator::identity::{
-    make_certificate, TEST_APP_KEY_PEM, TEST_OTHER_KEY_PEM,
-};
-use securescore_exporter::simulator::{Endpoint, ManagedIdentitySpec, SimulatorOptions};
+use securescore_sim::data::{Consent, DEFAULT_FEDERATED_SUBJECT};
+use securescore_sim::identity::{make_certificate, TEST_APP_KEY_PEM, TEST_OTHER_KEY_PEM};
+use securescore_sim::{Endpoint, ManagedIdentitySpec, SimulatorOptions};
 use std::time::Duration;
 
 fn now() -> i64 {
@@ -14,7 +12,7 @@ fn now() -> i64 {
 }
 
 /// The simulator's demo tenants, with `f` applied to each.
-fn tenants(f: impl Fn(&mut securescore_exporter::simulator::data::TenantSpec)) -> SimulatorOptions {
+fn tenants(f: impl Fn(&mut securescore_sim::data::TenantSpec)) -> SimulatorOptions {
     let mut o = SimulatorOptions::default();
     for t in &mut o.tenants {
         f(t);
@@ -367,7 +365,7 @@ async fn entra_errors_become_advice() {
 }
 
 async fn managed_identity_app(
-    azure: fn(&securescore_exporter::simulator::Simulator) -> AzureEnv,
+    azure: fn(&securescore_sim::Simulator) -> AzureEnv,
     client_id: Option<&'static str>,
 ) {
     let app = spawn_app(Setup {
@@ -401,7 +399,7 @@ async fn managed_identity_app(
 
 #[tokio::test]
 async fn managed_identity_through_imds_system_and_user_assigned() {
-    fn imds(sim: &securescore_exporter::simulator::Simulator) -> AzureEnv {
+    fn imds(sim: &securescore_sim::Simulator) -> AzureEnv {
         AzureEnv {
             imds_host: sim.imds_url(),
             ..AzureEnv::default()
@@ -413,7 +411,7 @@ async fn managed_identity_through_imds_system_and_user_assigned() {
 
 #[tokio::test]
 async fn managed_identity_through_app_service() {
-    fn app_service(sim: &securescore_exporter::simulator::Simulator) -> AzureEnv {
+    fn app_service(sim: &securescore_sim::Simulator) -> AzureEnv {
         AzureEnv {
             identity_endpoint: sim.identity_endpoint(),
             identity_header: Some("app-service-header-secret".into()),
@@ -487,13 +485,11 @@ async fn national_clouds_ask_for_their_own_graph_scope() {
 
 #[tokio::test]
 async fn the_simulator_refuses_a_replayed_or_premature_assertion() {
-    use securescore_exporter::auth::certificate::CertificateCredential;
+    use securescore_exporter::core::certificate::CertificateCredential;
     let (der, pem) = make_certificate(TEST_APP_KEY_PEM, now() - 3600, now() + 86_400).unwrap();
-    let sim = securescore_exporter::simulator::Simulator::start(tenants(|t| {
-        t.certificates = vec![der.clone()]
-    }))
-    .await
-    .unwrap();
+    let sim = securescore_sim::Simulator::start(tenants(|t| t.certificates = vec![der.clone()]))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.pem");
     std::fs::write(&path, pem).unwrap();
@@ -547,4 +543,72 @@ async fn the_simulator_refuses_a_replayed_or_premature_assertion() {
     let other = format!("{}/{}/oauth2/v2.0/token", sim.base_url(), "someone-else");
     let (_, body) = post(cred.assertion(&spec.client_id, &other, now()).unwrap()).await;
     assert_eq!(body["error_codes"][0], 700023, "{body}");
+}
+
+/// The simulator checks the exporter's certificate assertions as Entra ID does (moved here
+/// from the simulator crate, which does not depend on the exporter).
+#[test]
+fn the_exporters_assertion_passes_entra_checks_and_tampering_fails() {
+    use securescore_exporter::core::certificate::CertificateCredential;
+    use securescore_sim::identity::verify_certificate_assertion;
+    let dir = tempfile::tempdir().unwrap();
+    let (der, pem) = make_certificate(TEST_APP_KEY_PEM, now() - 60, now() + 86_400).unwrap();
+    let path = dir.path().join("app.pem");
+    std::fs::write(&path, &pem).unwrap();
+    let cred = CertificateCredential::load(&path, None).unwrap();
+    let aud = "https://login.example/t1/oauth2/v2.0/token";
+    let a = cred.assertion("client-1", aud, now()).unwrap();
+    let reg = vec![der.clone()];
+    let jti = verify_certificate_assertion(&a, &reg, "client-1", aud, now())
+        .ok()
+        .unwrap();
+    assert_eq!(jti.len(), 36);
+    assert_eq!(
+        verify_certificate_assertion(&a, &reg, "client-2", aud, now())
+            .err()
+            .unwrap()
+            .code,
+        700021
+    );
+    assert_eq!(
+        verify_certificate_assertion(
+            &a,
+            &reg,
+            "client-1",
+            "https://other/t1/oauth2/v2.0/token",
+            now()
+        )
+        .err()
+        .unwrap()
+        .code,
+        700023
+    );
+    assert_eq!(
+        verify_certificate_assertion(&a, &reg, "client-1", aud, now() + 3600)
+            .err()
+            .unwrap()
+            .code,
+        700024
+    );
+    // Another key's certificate is not the registered one.
+    let (other, _) = make_certificate(TEST_OTHER_KEY_PEM, now() - 60, now() + 86_400).unwrap();
+    assert_eq!(
+        verify_certificate_assertion(&a, &[other], "client-1", aud, now())
+            .err()
+            .unwrap()
+            .code,
+        700027
+    );
+    // A flipped signature byte fails.
+    let mut bad: Vec<char> = a.chars().collect();
+    let i = bad.len() - 10;
+    bad[i] = if bad[i] == 'A' { 'B' } else { 'A' };
+    let bad: String = bad.into_iter().collect();
+    assert_eq!(
+        verify_certificate_assertion(&bad, &reg, "client-1", aud, now())
+            .err()
+            .unwrap()
+            .code,
+        700027
+    );
 }

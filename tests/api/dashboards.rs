@@ -56,24 +56,12 @@ fn committed_dashboards_match_their_generator() {
 }
 
 fn npm_tools() -> PathBuf {
-    let dir = repo().join("target/tools/grafana-schema");
-    if !dir
-        .join("node_modules/@grafana/schema/package.json")
-        .exists()
-        || !dir.join("node_modules/.bin/tsc").exists()
-    {
-        std::fs::create_dir_all(&dir).unwrap();
-        let status = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-            .arg(&dir)
-            .args(["@grafana/schema@13.2.3", "typescript@7.0.2"])
-            .status()
-            .expect("npm is installed");
-        assert!(
-            status.success(),
-            "npm install of @grafana/schema and typescript failed"
-        );
-    }
+    let dir = crate::helpers::installed_tool(
+        "grafana-schema",
+        "node_modules/@grafana/schema/package.json",
+        "@grafana/schema",
+    );
+    crate::helpers::installed_tool("grafana-schema", "node_modules/.bin/tsc", "typescript");
     dir
 }
 

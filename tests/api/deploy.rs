@@ -40,59 +40,24 @@ fn yaml_file(path: &Path) -> Value {
     yaml_docs(&text).into_iter().next().expect("one document")
 }
 
-fn tools() -> PathBuf {
-    repo().join("target/tools")
-}
-
-/// Debian's kubectl (kubernetes-client, with kustomize built in), unpacked into target/tools so
-/// it installs nothing system-wide and is the same version everywhere.
+/// Debian's kubectl (kubernetes-client, with kustomize built in), which `scripts/test`
+/// unpacks into target/tools so it installs nothing system-wide and is the same everywhere.
 fn kubectl() -> PathBuf {
-    let dir = tools().join("kubernetes-client");
-    let bin = dir.join("usr/bin/kubectl");
-    if bin.exists() {
-        return bin;
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    let download = |dir: &Path| {
-        Command::new("apt-get")
-            .args(["download", "kubernetes-client"])
-            .current_dir(dir)
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !download(&dir) {
-        run(Command::new("apt-get").arg("update").arg("-qq"));
-        assert!(download(&dir), "apt-get download kubernetes-client failed");
-    }
-    let deb = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .expect("the .deb was downloaded");
-    run(Command::new("dpkg").arg("-x").arg(&deb).arg(&dir));
-    assert!(bin.exists());
-    bin
+    let dir = crate::helpers::installed_tool(
+        "kubernetes-client",
+        "usr/bin/kubectl",
+        "Debian's kubectl (kubernetes-client)",
+    );
+    dir.join("usr/bin/kubectl")
 }
 
-/// kubernetes-validate from PyPI, in target/tools/python.
+/// kubernetes-validate from PyPI, which `scripts/test` puts in target/tools/python.
 fn kubernetes_validate(file: &Path) -> std::process::Output {
-    let dir = tools().join("python");
-    if !dir.join("kubernetes_validate").exists() {
-        run(Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                // Debian's python marks itself externally managed; this installs only into
-                // target/tools, never into the system.
-                "--break-system-packages",
-                "--target",
-            ])
-            .arg(&dir)
-            .arg("kubernetes-validate==1.37.0"));
-    }
+    let dir = crate::helpers::installed_tool(
+        "python",
+        "kubernetes_validate",
+        "kubernetes-validate (PyPI)",
+    );
     Command::new("python3")
         .args(["-m", "kubernetes_validate", "--strict", "--quiet"])
         .arg(file)
@@ -103,26 +68,22 @@ fn kubernetes_validate(file: &Path) -> std::process::Output {
 
 /// The Prometheus Operator CRD models (generated from its CRD schemas), in target/tools.
 fn operator_models() -> PathBuf {
-    let dir = tools().join("k8s-models");
-    if !dir
-        .join("node_modules/@kubernetes-models/prometheus-operator/package.json")
-        .exists()
-    {
-        std::fs::create_dir_all(&dir).unwrap();
-        run(Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-            .arg(&dir)
-            .arg("@kubernetes-models/prometheus-operator@6.0.0"));
-    }
-    dir
+    crate::helpers::installed_tool(
+        "k8s-models",
+        "node_modules/@kubernetes-models/prometheus-operator/package.json",
+        "@kubernetes-models/prometheus-operator",
+    )
 }
 
 /// Validates ServiceMonitor and PrometheusRule objects against the operator's schemas.
 fn validate_operator_objects(objects: &[Value]) {
     let dir = operator_models();
-    let input = dir.join(format!("objects-{}.json", std::process::id()));
+    // One file per call: tests run in parallel threads of one process.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let input = dir.join(format!("objects-{}-{call}.json", std::process::id()));
     std::fs::write(&input, serde_json::to_string(objects).unwrap()).unwrap();
-    let script = dir.join("validate.mjs");
+    let script = dir.join(format!("validate-{}-{call}.mjs", std::process::id()));
     std::fs::write(
         &script,
         r#"import { readFileSync } from "fs";
@@ -144,6 +105,7 @@ process.exit(failed ? 1 : 0);
         .output()
         .expect("node runs");
     let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_file(&script);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -442,10 +404,7 @@ fn aks_overlay_uses_workload_identity_and_no_secret() {
         "system:serviceaccount:monitoring:{}",
         sa["metadata"]["name"].as_str().unwrap()
     );
-    assert_eq!(
-        subject,
-        securescore_exporter::simulator::data::DEFAULT_FEDERATED_SUBJECT
-    );
+    assert_eq!(subject, securescore_sim::data::DEFAULT_FEDERATED_SUBJECT);
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! recovery follows once the fault clears, and the log has one line per failure and no secrets.
 
 use crate::helpers::*;
-use securescore_exporter::simulator::identity::{make_certificate, TEST_APP_KEY_PEM};
-use securescore_exporter::simulator::{Endpoint, Fault, SimulatorOptions};
+use securescore_sim::identity::{make_certificate, TEST_APP_KEY_PEM};
+use securescore_sim::{Endpoint, Fault, SimulatorOptions};
 use std::time::Duration;
 
 struct Case {

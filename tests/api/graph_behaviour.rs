@@ -1,7 +1,7 @@
 //! How the exporter talks to Graph: paging, throttling, retries, tokens, origin checks.
 
 use crate::helpers::*;
-use securescore_exporter::simulator::{Endpoint, Fault, Simulator, SimulatorOptions};
+use securescore_sim::{Endpoint, Fault, Simulator, SimulatorOptions};
 use std::time::Duration;
 
 #[tokio::test]
@@ -432,10 +432,12 @@ async fn missing_consent_is_an_auth_failure() {
 
 #[tokio::test]
 async fn at_most_four_requests_are_in_flight_per_tenant() {
-    use securescore_exporter::auth::TokenProvider;
     use securescore_exporter::config::{AzureEnv, Config};
-    use securescore_exporter::graph::{http_client, TenantGraph};
-    use securescore_exporter::metrics::ExporterMetrics;
+    use securescore_exporter::exposition::SelfMetrics;
+    use securescore_exporter::source::auth::TokenProvider;
+    use securescore_exporter::source::events::GraphEvents;
+    use securescore_exporter::source::graph::{http_client, TenantGraph};
+    use std::sync::Arc;
 
     let app = spawn_app(Setup {
         only: vec!["fabrikam"],
@@ -445,7 +447,7 @@ async fn at_most_four_requests_are_in_flight_per_tenant() {
     app.wait_ready().await;
     let config = Config::load(Some(&app.config_path), &AzureEnv::default()).unwrap();
     let t = &config.tenants[0];
-    let metrics = ExporterMetrics::new();
+    let metrics: Arc<dyn GraphEvents> = SelfMetrics::new();
     let http = http_client(&config.graph).unwrap();
     let tokens = TokenProvider::new(
         http.clone(),

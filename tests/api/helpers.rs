@@ -2,8 +2,8 @@
 
 use securescore_exporter::app::App;
 use securescore_exporter::config::{AzureEnv, Config};
-use securescore_exporter::simulator::data::TenantSpec;
-use securescore_exporter::simulator::{Simulator, SimulatorOptions};
+use securescore_sim::data::TenantSpec;
+use securescore_sim::{Simulator, SimulatorOptions};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -472,4 +472,18 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A tool that `scripts/test` installs into `target/tools/<dir>`: its directory once `marker`
+/// (a path inside it) exists. Tests never install anything themselves.
+pub fn installed_tool(dir: &str, marker: &str, what: &str) -> std::path::PathBuf {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/tools")
+        .join(dir);
+    assert!(
+        root.join(marker).exists(),
+        "{what} is not installed in {}: run ./scripts/test, whose install step puts it there",
+        root.display()
+    );
+    root
 }

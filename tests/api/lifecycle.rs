@@ -1,7 +1,7 @@
 //! The contract's lifecycle rules, one test each.
 
 use crate::helpers::*;
-use securescore_exporter::simulator::{Endpoint, Fault};
+use securescore_sim::{Endpoint, Fault};
 use std::time::Duration;
 
 #[tokio::test]
@@ -199,7 +199,7 @@ async fn a_control_that_disappears_from_graph_disappears_from_metrics() {
 async fn shutdown_is_graceful_and_prompt() {
     let app = spawn_app(Setup {
         only: vec!["contoso"],
-        sim: securescore_exporter::simulator::SimulatorOptions::default(),
+        sim: securescore_sim::SimulatorOptions::default(),
         ..Setup::default()
     })
     .await;

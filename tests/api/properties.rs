@@ -3,8 +3,8 @@
 //! metric values, and label values round-trip through the exposition format.
 
 use crate::helpers::Scrape;
-use securescore_exporter::graph::model::{ControlProfile, Page, SecureScoreRecord};
-use securescore_exporter::snapshot::TenantSnapshot;
+use securescore_exporter::core::snapshot::TenantSnapshot;
+use securescore_exporter::source::model::{ControlProfile, Page, SecureScoreRecord};
 use serde_json::{json, Value};
 
 /// Strings that stress escaping: quotes, backslashes, newlines, braces, unicode, HTML.
@@ -137,7 +137,9 @@ fn any_graph_payload_converts_to_finite_non_negative_peers_and_escaped_labels() 
             .iter()
             .flat_map(|s| s.controls.iter().map(|c| c.info.title.clone()))
             .collect();
-        let text = securescore_exporter::metrics::render_snapshot_for_tests(&tenant, "id", snap);
+        let text = securescore_exporter::exposition::render::render_snapshot_for_tests(
+            &tenant, "id", snap,
+        );
         let scrape = Scrape::parse(&text);
         for s in &scrape.samples {
             assert!(s.value.is_finite(), "round {round}: {s:?}");
@@ -213,7 +215,7 @@ fn random_configs_never_panic() {
                 ][rng.usize(..9)]
             })
             .collect();
-        let _ = securescore_exporter::web_config::WebConfig::parse(
+        let _ = securescore_exporter::http::web_config::WebConfig::parse(
             yaml.as_bytes(),
             std::path::Path::new("x.yml"),
         );

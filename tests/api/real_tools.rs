@@ -45,7 +45,7 @@ async fn promtool_finds_nothing_to_complain_about() {
     app.stop().await;
 }
 
-use securescore_exporter::simulator::{Endpoint, Fault};
+use securescore_sim::{Endpoint, Fault};
 
 /// Panel targets that may legitimately return nothing on a fresh Prometheus: offsets into
 /// history it does not have, a flat trend, no changes, no throttling.

@@ -2,16 +2,12 @@
 
 use crate::cli::{exporter, free_port, wait_http_ok};
 use crate::helpers::*;
-use securescore_exporter::simulator::Endpoint;
+use securescore_sim::Endpoint;
 use std::process::Stdio;
 use std::time::Duration;
 
 /// Keeps only the `[[tenants]]` blocks of `keep` (by name) in a helpers-written config, adding `add`.
-fn rewrite(
-    config: &str,
-    keep: &[&str],
-    add: &[&securescore_exporter::simulator::data::TenantSpec],
-) -> String {
+fn rewrite(config: &str, keep: &[&str], add: &[&securescore_sim::data::TenantSpec]) -> String {
     let mut parts = config.split("\n[[tenants]]\n");
     let mut out = parts.next().unwrap().to_string();
     for block in parts {

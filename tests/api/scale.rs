@@ -2,7 +2,7 @@
 //! delays nobody.
 
 use crate::helpers::*;
-use securescore_exporter::simulator::{Endpoint, Fault};
+use securescore_sim::{Endpoint, Fault};
 use std::time::Duration;
 
 #[tokio::test]
@@ -51,12 +51,9 @@ async fn cardinality_settings_produce_the_documented_series() {
     let no_device =
         series_with("\n[metrics]\nexclude_categories = [\"device\"]\ninclude_services = [\"*\"]\n")
             .await;
-    let sim = securescore_exporter::simulator::data::demo_tenants();
+    let sim = securescore_sim::data::demo_tenants();
     let spec = sim.iter().find(|t| t.name == "fabrikam").unwrap();
-    let raw = securescore_exporter::simulator::data::generate(
-        spec,
-        time::OffsetDateTime::now_utc().date(),
-    );
+    let raw = securescore_sim::data::generate(spec, time::OffsetDateTime::now_utc().date());
     let controls = raw.records[0]["controlScores"].as_array().unwrap();
     let below_max = controls
         .iter()
@@ -142,7 +139,7 @@ async fn a_stalled_tenant_does_not_delay_the_others() {
 
 #[tokio::test]
 async fn refreshes_respect_the_global_limit() {
-    use securescore_exporter::simulator::SimulatorOptions;
+    use securescore_sim::SimulatorOptions;
     let slow = || SimulatorOptions {
         latency: (Duration::from_millis(300), Duration::from_millis(300)),
         ..SimulatorOptions::default()
@@ -179,7 +176,7 @@ async fn refreshes_respect_the_global_limit() {
 
 #[tokio::test]
 async fn steady_state_refreshes_keep_each_tenants_place_in_the_interval() {
-    use securescore_exporter::refresh::phase;
+    use securescore_exporter::state::refresh::phase;
     let interval = Duration::from_secs(2);
     let app = spawn_app(Setup {
         only: vec!["contoso", "fabrikam", "northwind"],
@@ -226,7 +223,7 @@ async fn steady_state_refreshes_keep_each_tenants_place_in_the_interval() {
 async fn one_app_stays_within_its_global_request_limit() {
     // Three tenants of one multi-tenant app, allowed 3 Graph requests per second in all:
     // their 6+ first-pass requests need more than a second.
-    let mut sim = securescore_exporter::simulator::SimulatorOptions::default();
+    let mut sim = securescore_sim::SimulatorOptions::default();
     for t in &mut sim.tenants {
         t.client_id = "77777777-7777-4777-8777-777777777777".into();
         t.client_secret = "shared".into();

@@ -1,7 +1,7 @@
 //! The HTTP surface: health, readiness, landing page, gzip, methods.
 
 use crate::helpers::*;
-use securescore_exporter::simulator::{Endpoint, Fault};
+use securescore_sim::{Endpoint, Fault};
 use std::io::Read;
 use std::time::Duration;
 

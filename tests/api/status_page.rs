@@ -6,20 +6,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn playwright() -> PathBuf {
-    let dir = repo().join("target/tools/playwright");
-    if !dir
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        std::fs::create_dir_all(&dir).unwrap();
-        let status = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-            .arg(&dir)
-            .arg("playwright-core@1.65.1")
-            .status()
-            .expect("npm is installed");
-        assert!(status.success(), "npm install playwright-core failed");
-    }
+    let dir = installed_tool(
+        "playwright",
+        "node_modules/playwright-core/package.json",
+        "playwright-core",
+    );
     assert!(
         std::path::Path::new("/usr/bin/chromium").exists(),
         "Debian's chromium is installed (apt-get install chromium; scripts/test does it)"

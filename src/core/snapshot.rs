@@ -1,0 +1,85 @@
+//! The domain snapshot of one tenant: what one successful refresh learned, with normalised
+//! label values. Built by the Graph side's conversion, read by the store, the renderer, the
+//! reports and the pages.
+
+use std::sync::Arc;
+
+/// A label value shared by every tenant that has it (control names, categories): an MSP's
+/// thousands of tenants hold one copy of the catalogue's strings, not one each.
+pub type Text = Arc<str>;
+
+/// What one successful refresh learned about a tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSnapshot {
+    /// `None` when Graph answered `value: []` (a new tenant has no score for 2–4 days).
+    pub score: Option<ScoreSnapshot>,
+    /// Number of control profiles read (the whole catalogue, including unowned products).
+    pub profiles: usize,
+}
+
+/// The newest daily `secureScore` record, joined with the control profiles.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScoreSnapshot {
+    /// `createdDateTime` as Unix seconds.
+    pub created_at: Option<f64>,
+    pub current_points: Option<f64>,
+    pub max_points: Option<f64>,
+    pub active_users: Option<f64>,
+    pub licensed_users: Option<f64>,
+    /// `azureTenantId` from the record.
+    pub azure_tenant_id: Option<String>,
+    /// `enabledServices`, verbatim and de-duplicated.
+    pub enabled_services: Vec<String>,
+    pub categories: Vec<CategoryScore>,
+    pub controls: Vec<Control>,
+    pub peers: Vec<PeerScore>,
+}
+
+/// Points by `controlCategory`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoryScore {
+    pub category: String,
+    /// Σ `score` of the category's controls.
+    pub points: f64,
+    /// Σ of the known per-control maxima.
+    pub max_points: f64,
+}
+
+/// One entry of `controlScores`, with its profile's fields. Kept small (88 bytes): a fleet of
+/// 10,000 tenants holds about two million of them. `implementationStatus` (free text, often
+/// HTML, different in every tenant) is not kept: no metric or report uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Control {
+    pub name: Text,
+    pub category: Text,
+    pub points: Option<f64>,
+    /// `score*100/scoreInPercentage` when that is defined and > 0, else the profile's `maxScore`.
+    pub max_points: Option<f64>,
+    pub rank: Option<f64>,
+    /// Shared with every tenant whose profile says the same.
+    pub info: Arc<ControlInfo>,
+}
+
+/// The `securescore_control_info` labels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ControlInfo {
+    pub title: String,
+    pub service: String,
+    pub tier: String,
+    pub action_type: String,
+    pub implementation_cost: String,
+    pub user_impact: String,
+    pub state: String,
+    pub deprecated: bool,
+}
+
+/// One entry of `averageComparativeScores`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerScore {
+    /// `all_tenants`, `total_seats`, `industry_types`, or another basis in snake_case.
+    pub basis: String,
+    /// `averageScore / 100`; `None` when Graph sent a negative or no value.
+    pub average_ratio: Option<f64>,
+    /// `(category, points, max_points)`, each `None` when negative or missing.
+    pub categories: Vec<(String, Option<f64>, Option<f64>)>,
+}

@@ -1,0 +1,419 @@
+//! The `/metrics` body: every tenant's prepared parts joined in blocks, the per-tenant counters
+//! and the exporter's own series, as gzip (the compressed parts as they are) or plain text.
+//!
+//! A scrape renders nothing and compresses nothing: blocks of tenants are rebuilt only when one
+//! of their tenants changed, small plain bodies are cached whole, and an idle gzip scrape reuses
+//! the previous body's references.
+
+use super::gzip::{Piece, Run};
+use super::render::SeriesRenderer;
+use super::self_metrics::SelfMetrics;
+use crate::core::deflate::Part;
+use crate::state::{Store, TenantState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Plain-text bodies up to this size are kept once joined, so repeated plain scrapes are a
+/// buffer write; larger ones (10,000 tenants: ~300 MB) are inflated part by part as they are
+/// sent, so they cost no memory.
+const PLAIN_CACHE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// What a body was made from: the store, the per-tenant counters, the exporter's own series and
+/// the time the process metrics were read.
+type BodyKey = (u64, u64, u64, Option<std::time::Instant>);
+
+/// Tenants (in name order) are joined in blocks of this many: a scrape reuses every block whose
+/// tenants did not change, so during a refresh it joins only a few blocks again.
+const BLOCK: usize = 64;
+
+/// Up to this many compressed bytes in all, blocks hold their families joined into one buffer
+/// each (a second copy, but scrapes write a few large buffers: 1,000 tenants ≈ 6 MB); above it
+/// they reference the tenants' parts, so 10,000 tenants do not hold 55 MB twice.
+const JOIN_LIMIT: usize = 32 * 1024 * 1024;
+
+/// One block's families, each a run of its tenants' parts.
+struct Block {
+    fingerprint: u64,
+    families: Vec<Run>,
+}
+
+/// The `/metrics` body and its caches.
+pub struct MetricsBody {
+    store: Arc<Store>,
+    renderer: Arc<SeriesRenderer>,
+    own: Arc<SelfMetrics>,
+    /// `# HELP`/`# TYPE` of each per-tenant family, compressed once.
+    headers: Vec<Part>,
+    /// The last gzip body, reused while nothing in it changed (an idle scrape is then a copy of
+    /// a few references).
+    gzip_body: Mutex<Option<(BodyKey, Vec<bytes::Bytes>)>>,
+    /// The last joined plain-text body of a small deployment, by store and counters version.
+    plain: Mutex<Option<(u64, u64, bytes::Bytes)>>,
+    /// Joined blocks of tenants, by block number.
+    blocks: Mutex<Vec<Block>>,
+    /// [`JOIN_LIMIT`], a field so tests can cover both ways of holding blocks.
+    join_limit: AtomicU64,
+}
+
+impl MetricsBody {
+    /// The body of `store`'s tenants as `renderer` renders them, with `own`'s series.
+    pub fn new(
+        store: Arc<Store>,
+        renderer: Arc<SeriesRenderer>,
+        own: Arc<SelfMetrics>,
+    ) -> Arc<MetricsBody> {
+        let headers = renderer.headers().iter().map(|h| Part::new(h)).collect();
+        Arc::new(MetricsBody {
+            store,
+            renderer,
+            own,
+            headers,
+            gzip_body: Mutex::new(None),
+            plain: Mutex::new(None),
+            blocks: Mutex::new(Vec::new()),
+            join_limit: AtomicU64::new(JOIN_LIMIT as u64),
+        })
+    }
+
+    /// The renderer of the per-tenant series.
+    pub fn renderer(&self) -> &Arc<SeriesRenderer> {
+        &self.renderer
+    }
+
+    /// The exporter's own metrics.
+    pub fn self_metrics(&self) -> &Arc<SelfMetrics> {
+        &self.own
+    }
+
+    pub fn encode_tenant(&self, tenant: &str) -> Option<Vec<u8>> {
+        let states: Vec<TenantState> = self
+            .store
+            .tenants()
+            .into_iter()
+            .filter(|t| t.name == tenant)
+            .collect();
+        if states.is_empty() {
+            return None;
+        }
+        let buf = self.renderer.render(&states);
+        Some(buf)
+    }
+
+    /// Every prepared part of the body, in order: per family its header and each block's run
+    /// of its tenants' lines (tenants by name), then the per-tenant counters. Also the store
+    /// version.
+    fn runs(&self) -> (u64, Vec<Run>) {
+        use std::hash::{Hash, Hasher};
+        let mut parts = Vec::new();
+        let version = self.store.version();
+        {
+            let headers = &self.headers;
+            let mut tenants = self.store.tenants();
+            tenants.sort_by(|a, b| a.name.cmp(&b.name));
+            let compressed: usize = tenants
+                .iter()
+                .filter_map(|t| t.rendered.as_ref())
+                .flat_map(|r| r.iter())
+                .map(|p| p.deflated.len())
+                .sum();
+            let join = compressed as u64 <= self.join_limit.load(Ordering::Relaxed);
+            let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+            let count = tenants.len().div_ceil(BLOCK);
+            blocks.truncate(count);
+            for (i, chunk) in tenants.chunks(BLOCK).enumerate() {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                for t in chunk {
+                    t.name.hash(&mut h);
+                    t.changes.hash(&mut h);
+                    t.rendered.as_ref().map(Arc::as_ptr).hash(&mut h);
+                }
+                join.hash(&mut h);
+                let fingerprint = h.finish();
+                if blocks.get(i).is_some_and(|b| b.fingerprint == fingerprint) {
+                    continue;
+                }
+                let rendered: Vec<Arc<Vec<Part>>> = chunk
+                    .iter()
+                    .map(|t| match &t.rendered {
+                        Some(r) => r.clone(),
+                        // Not rendered yet (set up before the renderer): render it now.
+                        None => Arc::new(self.renderer.render_parts(t)),
+                    })
+                    .collect();
+                let families = (0..headers.len())
+                    .map(|f| {
+                        let parts = rendered.iter().filter_map(|r| r.get(f));
+                        if join {
+                            Run::joined(parts)
+                        } else {
+                            Run::new(parts)
+                        }
+                    })
+                    .collect();
+                let block = Block {
+                    fingerprint,
+                    families,
+                };
+                if i < blocks.len() {
+                    blocks[i] = block;
+                } else {
+                    blocks.push(block);
+                }
+            }
+            for (f, header) in headers.iter().enumerate() {
+                let mut family = blocks
+                    .iter()
+                    .filter_map(|b| b.families.get(f))
+                    .filter(|p| p.len > 0)
+                    .peekable();
+                if family.peek().is_none() {
+                    continue;
+                }
+                parts.push(Run::new([header]));
+                parts.extend(family.cloned());
+            }
+        }
+        parts.push(Run::new([&self.own.counters().1]));
+        (version, parts)
+    }
+
+    /// The exposition as pieces: prepared parts (inflated as they are sent, or one cached
+    /// buffer for small bodies) and the exporter's own series.
+    pub fn encode_pieces(&self) -> Vec<Piece> {
+        let [own, process] = self.own.own_series();
+        let dynamic = [Piece::Plain(own.1), Piece::Plain(process.1)];
+        let counters = self.own.counters_version();
+        // An unchanged small body is served from the cache without looking at the blocks.
+        let store = self.store.version();
+        if let Some((_, _, body)) = self
+            .plain
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(v, c, _)| *v == store && *c == counters)
+        {
+            let mut pieces = vec![Piece::Plain(body.clone())];
+            pieces.extend(dynamic);
+            return pieces;
+        }
+        let (version, runs) = self.runs();
+        let total: u64 = runs.iter().map(|r| r.len).sum();
+        if total > PLAIN_CACHE_LIMIT {
+            let mut pieces: Vec<Piece> = runs.iter().flat_map(Run::pieces).collect();
+            pieces.extend(dynamic);
+            return pieces;
+        }
+        let mut cached = self.plain.lock().unwrap_or_else(|e| e.into_inner());
+        let joined = match cached.as_ref() {
+            Some((v, c, body)) if *v == version && *c == counters => body.clone(),
+            _ => {
+                let mut body = Vec::with_capacity(total as usize);
+                for p in runs.iter().flat_map(|r| &r.parts) {
+                    body.extend_from_slice(&p.inflate());
+                }
+                let body = bytes::Bytes::from(body);
+                *cached = Some((version, counters, body.clone()));
+                body
+            }
+        };
+        let mut pieces = vec![Piece::Plain(joined)];
+        pieces.extend(dynamic);
+        pieces
+    }
+
+    /// The whole exposition in text format 0.0.4.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in self.encode_pieces() {
+            out.extend_from_slice(&p.into_bytes());
+        }
+        out
+    }
+
+    /// The exposition as one gzip member: the prepared parts' compressed bytes as they are;
+    /// nothing is compressed for a scrape.
+    pub fn encode_gzip_chunks(&self) -> Vec<bytes::Bytes> {
+        // The process part may be renewed first, so the key sees its time.
+        let _ = self.own.own_series();
+        let key = self.body_key();
+        let mut cached = self.gzip_body.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, body)) = cached.as_ref() {
+            if *k == key {
+                return body.clone();
+            }
+        }
+        // Everything below is read after `key`; should anything change meanwhile, the key
+        // check at the end leaves this body uncached.
+        let [own, process] = self.own.own_series();
+        let (_, mut runs) = self.runs();
+        runs.push(Run::new([&own.0, &process.0]));
+        let body = super::gzip::gzip(&runs, b"");
+        // Only a body made from exactly `key` may be reused for it.
+        if self.body_key() == key {
+            *cached = Some((key, body.clone()));
+        }
+        body
+    }
+
+    fn body_key(&self) -> BodyKey {
+        let store = self.store.version();
+        let process = self.own.process_read_at();
+        (
+            store,
+            self.own.counters_version(),
+            self.own.own_version(),
+            process,
+        )
+    }
+
+    /// [`MetricsBody::encode`] gzipped.
+    pub fn encode_gzip(&self) -> Vec<u8> {
+        self.encode_gzip_chunks().concat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::failure::FailureReason;
+    use crate::core::snapshot::TenantSnapshot;
+    use crate::state::Publisher;
+    use std::io::Read;
+    use std::time::Duration;
+
+    /// A body over `store` and the publisher that renders its changes.
+    fn body_of(store: &Arc<Store>, join_limit: u64) -> (Arc<MetricsBody>, Publisher) {
+        let renderer = Arc::new(SeriesRenderer::new(Duration::from_secs(3600)));
+        let body = MetricsBody::new(store.clone(), renderer.clone(), SelfMetrics::new());
+        body.join_limit.store(join_limit, Ordering::Relaxed);
+        (body, Publisher::new(store.clone(), renderer))
+    }
+
+    fn gunzip(z: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(z)
+            .read_to_end(&mut out)
+            .expect("valid gzip");
+        out
+    }
+
+    #[test]
+    fn a_tenant_is_rendered_once_per_change_not_per_scrape() {
+        let store = Arc::new(Store::new([("a", "id-a")]));
+        let (metrics, publisher) = body_of(&store, u64::MAX);
+        let rendered = || store.tenants()[0].rendered.clone().unwrap();
+        let first = rendered();
+        let _ = metrics.encode();
+        let _ = metrics.encode_gzip();
+        assert!(Arc::ptr_eq(&first, &rendered()), "scrapes do not re-render");
+        publisher.record_failure("a", "x".into());
+        let changed = rendered();
+        assert!(
+            !Arc::ptr_eq(&first, &changed),
+            "a change renders the tenant again"
+        );
+        let text = String::from_utf8(metrics.encode()).unwrap();
+        let zipped = String::from_utf8(gunzip(&metrics.encode_gzip())).unwrap();
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| !l.starts_with("process_"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            strip(&zipped),
+            strip(&text),
+            "gzip carries the same exposition"
+        );
+        assert!(text.contains("securescore_up{tenant=\"a\"} 0"));
+        // A cached gzip body never outlives a change of any counter.
+        let zipped = || String::from_utf8(gunzip(&metrics.encode_gzip())).unwrap();
+        metrics
+            .self_metrics()
+            .refresh_failed("a", FailureReason::Http);
+        assert!(
+            zipped().contains("securescore_refresh_failures_total{reason=\"http\",tenant=\"a\"} 1")
+        );
+        metrics.self_metrics().graph_request("token", "200");
+        assert!(zipped()
+            .contains("securescore_graph_requests_total{code=\"200\",endpoint=\"token\"} 1"));
+        metrics.self_metrics().set_config_reload_successful(false);
+        assert!(zipped().contains("securescore_config_last_reload_successful 0"));
+        assert!(text.contains("securescore_exporter_build_info"));
+    }
+
+    /// 150 tenants (three blocks) of simulator data under three snapshots.
+    fn fleet_store() -> (Arc<Store>, Vec<TenantSnapshot>) {
+        let today = time::macros::date!(2026 - 11 - 27);
+        let snapshots: Vec<_> = securescore_sim::data::fleet_tenants(3, 1)
+            .iter()
+            .map(|spec| {
+                let data = securescore_sim::data::generate(spec, today);
+                TenantSnapshot::from_json(&data.records, &data.profiles)
+            })
+            .collect();
+        // Names not in order, so the output's tenant order is the exporter's doing.
+        let names: Vec<String> = (0..150)
+            .map(|i| format!("t{:03}", (i * 37) % 150))
+            .collect();
+        let store = Arc::new(Store::new(names.iter().map(|n| (n.as_str(), "id"))));
+        (store, snapshots)
+    }
+
+    fn without_process(text: &str) -> Vec<String> {
+        // The process series change between two encodings (CPU seconds, memory).
+        text.lines()
+            .filter(|l| !l.contains("process_"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn joined_blocks_give_exactly_a_fresh_rendering_in_both_holding_modes() {
+        for join_limit in [u64::MAX, 0] {
+            let (store, snapshots) = fleet_store();
+            let (metrics, publisher) = body_of(&store, join_limit);
+            let collector = metrics.renderer().clone();
+            let fresh = || String::from_utf8(collector.render(&store.tenants())).unwrap();
+            let check = |what: &str| {
+                let want = fresh();
+                let plain = String::from_utf8(metrics.encode()).unwrap();
+                let zipped = String::from_utf8(gunzip(&metrics.encode_gzip())).unwrap();
+                assert!(
+                    plain.starts_with(&want),
+                    "{what} (join limit {join_limit}): plain differs"
+                );
+                assert!(
+                    zipped.starts_with(&want),
+                    "{what} (join limit {join_limit}): gzip differs"
+                );
+                assert_eq!(without_process(&plain), without_process(&zipped));
+                // One HELP per family: families are contiguous across blocks.
+                let helps: Vec<&str> = plain.lines().filter(|l| l.starts_with("# HELP")).collect();
+                let unique: std::collections::HashSet<_> = helps.iter().collect();
+                assert_eq!(helps.len(), unique.len(), "{what}");
+            };
+            check("nothing refreshed yet");
+            for (i, t) in store.tenants().iter().enumerate() {
+                publisher.record_success(&t.name, snapshots[i % 3].clone());
+            }
+            check("every tenant refreshed");
+            let text = String::from_utf8(metrics.encode()).unwrap();
+            assert_eq!(
+                text.lines()
+                    .filter(|l| l.starts_with("securescore_up{"))
+                    .count(),
+                150
+            );
+            // One tenant in the middle block changes; one is removed; one is added.
+            publisher.record_failure("t075", "boom".into());
+            check("a failure in one block");
+            publisher.remove("t010");
+            publisher.add("t999", "id");
+            check("a tenant removed and one added");
+            assert!(!String::from_utf8(metrics.encode())
+                .unwrap()
+                .contains("tenant=\"t010\""));
+        }
+    }
+}

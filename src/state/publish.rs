@@ -1,0 +1,141 @@
+//! Publishing a tenant's new state together with its rendered series.
+//!
+//! The store holds states; it does not know how series are rendered. [`Publisher`] is every
+//! writer's way in: it applies a change, renders the new state through a [`Render`] (which the
+//! exposition layer implements) outside the store's lock, and publishes both in one step.
+
+use super::store::{Store, TenantState};
+use crate::core::clock::unix_now;
+use crate::core::deflate::Part;
+use crate::core::snapshot::TenantSnapshot;
+use std::sync::Arc;
+
+/// Renders one tenant's series, one compressed part per metric family.
+pub trait Render: Send + Sync {
+    fn render(&self, tenant: &TenantState) -> Vec<Part>;
+}
+
+/// Renders nothing (status pages and tests that never serve `/metrics`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRender;
+
+impl Render for NoRender {
+    fn render(&self, _tenant: &TenantState) -> Vec<Part> {
+        Vec::new()
+    }
+}
+
+/// Writes to the store, rendering each new state before it is published.
+#[derive(Clone)]
+pub struct Publisher {
+    store: Arc<Store>,
+    render: Arc<dyn Render>,
+}
+
+impl Publisher {
+    /// Renders the tenants already in `store` now, so every published state has its series.
+    pub fn new(store: Arc<Store>, render: Arc<dyn Render>) -> Publisher {
+        let publisher = Publisher { store, render };
+        for t in publisher.store.tenants() {
+            publisher.change(&t.name, |_| {});
+        }
+        publisher
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    fn change(&self, name: &str, f: impl Fn(&mut TenantState)) {
+        self.store.update(name, |t| {
+            f(t);
+            t.rendered = Some(Arc::new(self.render.render(t)));
+        });
+    }
+
+    /// Records a successful refresh.
+    pub fn record_success(&self, name: &str, snapshot: TenantSnapshot) {
+        self.record_success_at(name, snapshot, unix_now());
+    }
+
+    /// Records a successful refresh that finished at `now` (Unix seconds).
+    pub fn record_success_at(&self, name: &str, snapshot: TenantSnapshot, now: f64) {
+        let snapshot = Arc::new(snapshot);
+        self.change(name, |t| t.succeeded(snapshot.clone(), now));
+    }
+
+    /// Records a failed refresh; the last good snapshot stays.
+    pub fn record_failure(&self, name: &str, error: String) {
+        let now = unix_now();
+        self.change(name, |t| t.failed(&error, now));
+    }
+
+    /// Adds a tenant (after a reload); an existing entry is kept as it is.
+    pub fn add(&self, name: &str, tenant_id: &str) {
+        let mut state = TenantState::new(name, tenant_id);
+        state.rendered = Some(Arc::new(self.render.render(&state)));
+        self.store.add(state);
+    }
+
+    /// Forgets a tenant (after a reload): its series vanish.
+    pub fn remove(&self, name: &str) {
+        self.store.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap() -> TenantSnapshot {
+        TenantSnapshot {
+            score: None,
+            profiles: 3,
+        }
+    }
+
+    struct Describe;
+
+    impl Render for Describe {
+        fn render(&self, t: &TenantState) -> Vec<Part> {
+            vec![Part::new(
+                format!("up={} attempted={}", t.up, t.attempted).as_bytes(),
+            )]
+        }
+    }
+
+    #[test]
+    fn a_state_is_published_together_with_its_rendering() {
+        let store = Arc::new(Store::new([("a", "id-a")]));
+        let publisher = Publisher::new(store.clone(), Arc::new(Describe));
+        let text = |s: &Store| {
+            String::from_utf8(s.tenants()[0].rendered.as_ref().unwrap()[0].inflate()).unwrap()
+        };
+        assert_eq!(text(&store), "up=false attempted=false");
+        publisher.record_success("a", snap());
+        assert!(store.ready());
+        assert_eq!(text(&store), "up=true attempted=true");
+        publisher.record_failure("a", "boom".into());
+        assert_eq!(text(&store), "up=false attempted=true");
+        assert_eq!(store.tenants()[0].changes, 3);
+    }
+
+    #[test]
+    fn failure_keeps_last_good_snapshot_and_success_time() {
+        let store = Arc::new(Store::new([("a", "id-a"), ("b", "id-b")]));
+        let publisher = Publisher::new(store.clone(), Arc::new(NoRender));
+        assert!(!store.ready());
+        publisher.record_success("a", snap());
+        let first = store.tenants()[0].last_success;
+        publisher.record_failure("a", "boom".into());
+        let a = &store.tenants()[0];
+        assert!(!a.up);
+        assert!(a.snapshot.is_some());
+        assert_eq!(a.last_success, first);
+        assert_eq!(a.last_error.as_deref(), Some("boom"));
+        assert!(!store.ready(), "b has not been attempted");
+        publisher.record_failure("b", "x".into());
+        assert!(store.ready());
+        assert!(store.tenants()[1].snapshot.is_none());
+    }
+}

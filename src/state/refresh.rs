@@ -1,0 +1,234 @@
+//! The only code that decides *when* Graph is called.
+//!
+//! One task per tenant: refresh at start (at most `refresh.max_concurrent_tenants` at once),
+//! then at the tenant's own slot in every `refresh.interval` (a hash of its name, so refreshes
+//! spread evenly), with a little jitter; after a failure, retry sooner with growing backoff (never
+//! later than the interval, never sooner than Graph's `Retry-After`). Each tenant's loop is independent, so a slow or failing tenant
+//! never delays another. Every loop stops promptly when the shutdown token fires.
+
+use crate::config::RefreshConfig;
+use crate::core::failure::FailureReason;
+use crate::core::snapshot::TenantSnapshot;
+use crate::source::error::{chain, GraphError};
+use crate::source::graph::TenantGraph;
+use crate::state::Publisher;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// What the refresh loops report, for whoever counts it (the exporter's own metrics).
+pub trait RefreshEvents: Send + Sync {
+    /// A tenant's loop starts: its counters start at 0.
+    fn tenant_started(&self, tenant: &str);
+    /// One refresh finished, either way, after `took`.
+    fn refresh_finished(&self, took: Duration);
+    fn refresh_failed(&self, tenant: &str, reason: FailureReason);
+}
+
+/// Everything one tenant's refresh loop needs.
+pub struct TenantRefresher {
+    pub name: String,
+    pub graph: TenantGraph,
+    /// Renders each new state and publishes it to the store.
+    pub publisher: Publisher,
+    pub events: Arc<dyn RefreshEvents>,
+    pub config: RefreshConfig,
+    /// Shared by every tenant: at most `refresh.max_concurrent_tenants` refreshes run at once.
+    pub limit: Arc<tokio::sync::Semaphore>,
+    /// When the schedule started; each tenant's slots are `epoch + phase + k × interval`.
+    pub epoch: Instant,
+}
+
+/// A tenant's place in the interval, from its name: spreads steady-state refreshes evenly
+/// (no thundering herd) and stays the same across restarts.
+pub fn phase(name: &str, interval: Duration) -> Duration {
+    let h = crate::config::shard_of(name, u32::MAX) as f64 / u32::MAX as f64;
+    interval.mul_f64(h)
+}
+
+/// The wait until the tenant's next slot that is at least half an interval away.
+pub fn until_next_slot(
+    epoch: Instant,
+    now: Instant,
+    phase: Duration,
+    interval: Duration,
+) -> Duration {
+    let earliest = now.saturating_duration_since(epoch) + interval / 2;
+    let interval_s = interval.as_secs_f64().max(1e-3);
+    let k = ((earliest.as_secs_f64() - phase.as_secs_f64()) / interval_s)
+        .ceil()
+        .max(0.0);
+    let slot = phase + interval.mul_f64(k);
+    (epoch + slot).saturating_duration_since(now)
+}
+
+/// `base` scaled by a random factor in [0.9, 1.1].
+fn jittered(base: Duration) -> Duration {
+    base.mul_f64(0.9 + fastrand::f64() * 0.2)
+}
+
+/// The wait after the `failures`-th consecutive failure.
+pub fn failure_delay(
+    cfg: &RefreshConfig,
+    failures: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let grown = cfg
+        .failure_backoff
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let delay = jittered(grown.min(cfg.interval));
+    match retry_after {
+        Some(after) => delay.max(after),
+        None => delay,
+    }
+}
+
+impl TenantRefresher {
+    /// Reads Graph once and converts the result.
+    pub async fn refresh_once(&self) -> Result<TenantSnapshot, GraphError> {
+        let data = self.graph.fetch_all().await?;
+        // CPU work, like parsing: off the async workers that serve scrapes.
+        let convert = move || TenantSnapshot::from_graph(&data.records, &data.profiles);
+        crate::core::cpu_work::run(convert)
+            .await
+            .map_err(|e| GraphError::Decode {
+                endpoint: crate::source::graph::SECURE_SCORES,
+                source: crate::source::model::ModelError::Body(format!("conversion stopped: {e}")),
+            })
+    }
+
+    /// Refreshes until `shutdown` fires.
+    pub async fn run(self, shutdown: CancellationToken) {
+        self.events.tenant_started(&self.name);
+        let mut failures: u32 = 0;
+        loop {
+            let started = Instant::now();
+            let outcome = tokio::select! {
+                r = async {
+                    // Waiting for a slot is part of the refresh: the first pass runs as fast as
+                    // the global limit allows.
+                    let _permit = self.limit.acquire().await;
+                    self.refresh_once().await
+                } => r,
+                _ = shutdown.cancelled() => return,
+            };
+            let took = started.elapsed();
+            self.events.refresh_finished(took);
+            let delay = match outcome {
+                Ok(snapshot) => {
+                    failures = 0;
+                    match &snapshot.score {
+                        Some(s) => tracing::info!(
+                            tenant = %self.name,
+                            current = s.current_points,
+                            max = s.max_points,
+                            controls = s.controls.len(),
+                            profiles = snapshot.profiles,
+                            took_ms = took.as_millis() as u64,
+                            "refresh complete"
+                        ),
+                        None => tracing::info!(
+                            tenant = %self.name,
+                            took_ms = took.as_millis() as u64,
+                            "refresh complete: Graph has no Secure Score record yet (new tenants get one after 2-4 days)"
+                        ),
+                    }
+                    // Recording renders the tenant's series: CPU work, off the async workers.
+                    let (publisher, name) = (self.publisher.clone(), self.name.clone());
+                    let _ = crate::core::cpu_work::run(move || {
+                        publisher.record_success(&name, snapshot)
+                    })
+                    .await;
+                    // A little jitter on top of the tenant's own slot.
+                    let slot = until_next_slot(
+                        self.epoch,
+                        Instant::now(),
+                        phase(&self.name, self.config.interval),
+                        self.config.interval,
+                    );
+                    slot.mul_f64(0.98 + fastrand::f64() * 0.04)
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let reason = e.reason();
+                    let message = chain(&e);
+                    self.events.refresh_failed(&self.name, reason);
+                    let delay = failure_delay(&self.config, failures, e.retry_after());
+                    tracing::warn!(
+                        tenant = %self.name,
+                        reason = reason.as_str(),
+                        error = %message,
+                        retry_in_s = delay.as_secs_f64(),
+                        "refresh failed; keeping the last good data"
+                    );
+                    self.publisher.record_failure(&self.name, message);
+                    delay
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_spread_tenants_over_the_interval() {
+        let interval = Duration::from_secs(3600);
+        let mut phases: Vec<f64> = (0..1000)
+            .map(|i| phase(&format!("customer-{i}"), interval).as_secs_f64() / 3600.0)
+            .collect();
+        phases.sort_by(f64::total_cmp);
+        // Roughly uniform: each tenth of the interval holds 5–15 % of the tenants.
+        for d in 0..10 {
+            let n = phases
+                .iter()
+                .filter(|p| **p >= d as f64 / 10.0 && **p < (d + 1) as f64 / 10.0)
+                .count();
+            assert!((50..=150).contains(&n), "decile {d}: {n}");
+        }
+        // The next slot is at least half an interval away and at most 1.5 intervals.
+        let epoch = Instant::now();
+        for p in [0.0, 0.3, 0.9] {
+            let ph = interval.mul_f64(p);
+            for elapsed in [0u64, 100, 1800, 3599, 7300] {
+                let now = epoch + Duration::from_secs(elapsed);
+                let d = until_next_slot(epoch, now, ph, interval);
+                assert!(
+                    d >= interval / 2 - Duration::from_millis(1) && d <= interval.mul_f64(1.5),
+                    "{p} {elapsed}: {d:?}"
+                );
+                let at = (now + d).duration_since(epoch).as_secs_f64();
+                let k = (at - ph.as_secs_f64()) / 3600.0;
+                assert!((k - k.round()).abs() < 1e-6, "lands on a slot: {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn failure_delay_grows_but_never_passes_the_interval() {
+        let cfg = RefreshConfig {
+            interval: Duration::from_secs(3600),
+            failure_backoff: Duration::from_secs(60),
+            max_concurrent_tenants: 1,
+        };
+        let d1 = failure_delay(&cfg, 1, None);
+        assert!(
+            d1 >= Duration::from_secs(54) && d1 <= Duration::from_secs(66),
+            "{d1:?}"
+        );
+        let d3 = failure_delay(&cfg, 3, None);
+        assert!(
+            d3 >= Duration::from_secs(216) && d3 <= Duration::from_secs(264),
+            "{d3:?}"
+        );
+        let d30 = failure_delay(&cfg, 30, None);
+        assert!(d30 <= Duration::from_secs(3960), "{d30:?}");
+        assert!(failure_delay(&cfg, 1, Some(Duration::from_secs(600))) >= Duration::from_secs(600));
+    }
+}
