@@ -10,6 +10,7 @@ FROM docker.io/library/rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+COPY crates ./crates
 ARG BUILD_GIT_REVISION=unknown
 ENV BUILD_GIT_REVISION=${BUILD_GIT_REVISION}
 RUN cargo build --release --locked --bin securescore_exporter \

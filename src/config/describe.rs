@@ -63,6 +63,22 @@ fn wanted(key: &str, expected: &str) -> String {
     }
 }
 
+/// A parser's multi-line message on one line, without its source excerpt (the `|` lines):
+/// `TOML parse error at line 1, column 7: invalid table header; expected `.`, `]``.
+fn one_line(message: &str) -> String {
+    let mut lines = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains('|'));
+    let first = lines.next().unwrap_or_default().to_string();
+    let rest: Vec<&str> = lines.collect();
+    if rest.is_empty() {
+        first
+    } else {
+        format!("{first}: {}", rest.join("; "))
+    }
+}
+
 /// One sentence for one error of figment's.
 fn describe_one(e: &figment::Error) -> String {
     let key = e.path.join(".");
@@ -94,13 +110,10 @@ fn describe_one(e: &figment::Error) -> String {
                 Some(src) => format!("config file {src}"),
                 None => "configuration".into(),
             };
-            format!(
-                "cannot read {what}: {}",
-                message.lines().collect::<Vec<_>>().join(" ")
-            )
+            format!("cannot read {what}: {}", one_line(message))
         }
         Kind::Message(message) => {
-            let message = message.lines().collect::<Vec<_>>().join(" ");
+            let message = one_line(message);
             if DURATION_KEYS.contains(&key.as_str()) {
                 format!(
                     "invalid configuration: key {shown}{origin}: {message}; {} is expected",

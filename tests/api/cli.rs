@@ -249,3 +249,186 @@ async fn a_simulated_fleet_is_served_through_one_shared_credential_and_a_tenant_
     let _ = daemon.wait();
     let _ = sim.wait();
 }
+
+/// Bad inputs, each with the exact message and exit code a user sees: file keys, values,
+/// environment overrides and flags, all through the one configuration path.
+#[test]
+fn bad_inputs_get_precise_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "[[tenants]]\nname = \"a\"\ntenant_id = \"00000000-0000-0000-0000-000000000001\"\nclient_id = \"c\"\nclient_secret = \"s\"\n";
+    let files = [
+        ("base.toml", String::new()),
+        ("unknown.toml", "[graph]\ntimout_x = \"1s\"\n".to_string()),
+        ("duration.toml", "[graph]\ntimeout = \"5x\"\n".to_string()),
+        (
+            "number.toml",
+            "[graph]\nmax_retries = \"many\"\n".to_string(),
+        ),
+        ("format.toml", "[log]\nformat = \"xml\"\n".to_string()),
+    ];
+    for (name, extra) in &files {
+        std::fs::write(dir.path().join(name), format!("{base}{extra}")).unwrap();
+    }
+    std::fs::write(dir.path().join("broken.toml"), "[graph\n").unwrap();
+    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        (
+            &["check-config", "--config", "unknown.toml"],
+            &[],
+            "error: invalid configuration: unknown key `graph.timout_x` (from TOML file unknown.toml); expected one of: cloud, login_url, graph_url, ca_file, timeout, max_retries, retry_backoff, max_concurrent_requests, app_request_limit, app_request_window",
+        ),
+        (
+            &["check-config", "--config", "duration.toml"],
+            &[],
+            "error: invalid configuration: key `graph.timeout` (from TOML file duration.toml): `5x` is not a duration such as `30s`, `5m` or `1h`",
+        ),
+        (
+            &["check-config", "--config", "number.toml"],
+            &[],
+            "error: invalid configuration: key `graph.max_retries` (from TOML file number.toml): `many` is not a whole number",
+        ),
+        (
+            &["check-config", "--config", "format.toml"],
+            &[],
+            "error: invalid configuration: key `log.format` (from TOML file format.toml): `xml` is not one of `text`, `json`",
+        ),
+        (
+            &["check-config", "--config", "broken.toml"],
+            &[],
+            "error: cannot read config file broken.toml: TOML parse error at line 1, column 7: invalid table header; expected `.`, `]`",
+        ),
+        (
+            &["check-config", "--config", "missing.toml"],
+            &[],
+            "error: cannot read config file missing.toml: No such file or directory (os error 2)",
+        ),
+        (
+            &["check-config", "--config", "base.toml"],
+            &[("SECURESCORE_GRAPH__TIMEOUT", "abc")],
+            "error: invalid configuration: key `graph.timeout` (from the environment variable SECURESCORE_GRAPH__TIMEOUT): `abc` is not a duration such as `30s`, `5m` or `1h`",
+        ),
+        (
+            &["check-config", "--config", "base.toml"],
+            &[("SECURESCORE_REFRESH__INTERVAL", "0s")],
+            "error: invalid configuration: key `refresh.interval` (from the environment variable SECURESCORE_REFRESH__INTERVAL): must be greater than zero",
+        ),
+        (
+            &["check-config", "--config", "base.toml", "--log.format", "xml"],
+            &[],
+            "error: invalid configuration: key `--log.format` (from the command line): `xml` is not one of `text`, `json`",
+        ),
+        (
+            &["check-config", "--config", "base.toml", "--log.level", "no=such=thing"],
+            &[],
+            "error: invalid configuration: key `--log.level` (from the command line): `no=such=thing` is not a level (error, warn, info, debug, trace) or filter directive",
+        ),
+        (
+            &["--log.format", "xml", "check-config", "--config", "base.toml"],
+            &[],
+            "error: invalid configuration: key `--log.format` (from the command line): `xml` is not one of `text`, `json`",
+        ),
+        (
+            &["check-config", "--config", "base.toml", "--web.listen-address", "nope"],
+            &[],
+            "error: invalid configuration: key `--web.listen-address` (from the command line): `nope` is not a host:port address such as `:10057` or `127.0.0.1:10057`",
+        ),
+        (
+            &["check-config", "--config", "base.toml", "--shard.index", "x", "--shard.count", "2"],
+            &[],
+            "error: invalid configuration: key `--shard.index` (from the command line): `x` is not a shard number (or `hostname` with a trailing -N)",
+        ),
+        (
+            &["check-config", "--config", "base.toml", "--shard.index", "5", "--shard.count", "2"],
+            &[],
+            "error: invalid configuration: key `--shard.index` (from the command line): must be below shard.count, and shard.count above 0",
+        ),
+        (
+            &["--config", "base.toml", "demo"],
+            &[],
+            "error: --config does not apply to `demo`",
+        ),
+        (
+            &["--shard.count", "2", "simulate", "--out", "x"],
+            &[],
+            "error: --shard.count does not apply to `simulate`",
+        ),
+    ];
+    for (args, env, want) in cases {
+        let out = exporter()
+            .args(*args)
+            .envs(env.iter().copied())
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end(), *want, "{args:?} {env:?}");
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {err}");
+    }
+}
+
+/// Each command's `--help` lists the flags it honours and no other daemon flag.
+#[test]
+fn each_command_lists_only_its_own_flags() {
+    let all = [
+        "--config",
+        "--web.listen-address",
+        "--web.config.file",
+        "--shard.index",
+        "--shard.count",
+        "--log.level",
+        "--log.format",
+    ];
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "demo",
+            &[
+                "--web.listen-address",
+                "--web.config.file",
+                "--log.level",
+                "--log.format",
+            ],
+        ),
+        ("check-config", &all),
+        (
+            "backfill",
+            &[
+                "--config",
+                "--shard.index",
+                "--shard.count",
+                "--log.level",
+                "--log.format",
+            ],
+        ),
+        (
+            "snapshot",
+            &[
+                "--config",
+                "--shard.index",
+                "--shard.count",
+                "--log.level",
+                "--log.format",
+            ],
+        ),
+        ("simulate", &["--log.level", "--log.format"]),
+    ];
+    for (command, own) in cases {
+        let out = exporter().args([command, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{command} --help");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for flag in all {
+            let listed = help.contains(&format!("{flag} "));
+            assert_eq!(
+                listed,
+                own.contains(&flag),
+                "{command} --help and {flag}:\n{help}"
+            );
+        }
+    }
+    let out = exporter().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in all {
+        assert!(
+            help.contains(&format!("{flag} ")),
+            "the daemon lists {flag}"
+        );
+    }
+}

@@ -793,6 +793,29 @@ fn dockerfile_copies_what_the_build_produces_and_matches_port_user_and_paths() {
             assert!(repo().join(src).exists(), "COPY {src}");
         }
     }
+    // It copies every workspace crate the binary builds from (the simulator is inside it).
+    let copied: Vec<&str> = build
+        .iter()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    for member in ["src", "crates", "Cargo.toml", "Cargo.lock", "build.rs"] {
+        assert!(copied.contains(&member), "the build stage copies {member}");
+    }
+    // Nothing a workspace crate's sources pull in at compile time lies outside what is copied.
+    for dir in ["src", "crates"] {
+        let out = Command::new("grep")
+            .args(["-rhoE", r#"include_(str|bytes)!\("[^"]+"\)"#])
+            .arg(repo().join(dir))
+            .output()
+            .unwrap();
+        for inc in String::from_utf8_lossy(&out.stdout).lines() {
+            assert!(
+                !inc.contains("tests/"),
+                "{dir}: {inc} reads a file the image build does not copy"
+            );
+        }
+    }
     let bin_name = env!("CARGO_PKG_NAME");
     assert!(build
         .iter()

@@ -21,4 +21,5 @@ mod rules;
 mod scale;
 mod server;
 mod status_page;
+mod toolchain;
 mod web;

@@ -359,3 +359,57 @@ async fn oversized_and_slow_requests_are_cut_off() {
     );
     app.stop().await;
 }
+
+/// `demo --web.config.file`: the demo serves TLS with basic auth, like the daemon.
+#[tokio::test]
+async fn the_demo_honours_tls_and_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_ca = ca("demo CA");
+    let (cert, key) = leaf(&server_ca, &["localhost", "127.0.0.1"]);
+    let cert_file = write(dir.path(), "server.pem", &cert);
+    let key_file = write(dir.path(), "server-key.pem", &key);
+    let hash = bcrypt::hash("correct horse", 4).unwrap();
+    let web = write(
+        dir.path(),
+        "web.yml",
+        &format!(
+            "tls_server_config:\n  cert_file: {cert_file}\n  key_file: {key_file}\nbasic_auth_users:\n  prometheus: {hash}\n"
+        ),
+    );
+    let port = crate::cli::free_port();
+    let mut child = crate::cli::exporter()
+        .args(["demo", "--web.config.file", &web, "--web.listen-address"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = client(&server_ca.pem, None);
+    let url = format!("https://localhost:{port}/metrics");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        match http.get(&url).send().await {
+            Ok(r) => break r.status(),
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("the demo never answered over TLS: {e}"),
+        }
+    };
+    assert_eq!(status, 401, "no credentials");
+    let r = http
+        .get(&url)
+        .basic_auth("prometheus", Some("correct horse"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Plain HTTP is not served.
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await;
+    assert!(plain.map_or(true, |r| r.status() != 200), "no plain HTTP");
+    crate::cli::terminate(&child);
+    let _ = child.wait();
+}

@@ -14,9 +14,9 @@ use std::time::Duration;
 pub const FEDERATION_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 /// The RSA key of the demo's and tests' app registration (a test key, never a real one).
-pub const TEST_APP_KEY_PEM: &str = include_str!("../../../tests/fixtures/certs/app-key.pem");
+pub const TEST_APP_KEY_PEM: &str = include_str!("../keys/app-key.pem");
 /// A different RSA key, for "wrong key" tests.
-pub const TEST_OTHER_KEY_PEM: &str = include_str!("../../../tests/fixtures/certs/other-key.pem");
+pub const TEST_OTHER_KEY_PEM: &str = include_str!("../keys/other-key.pem");
 
 /// Makes a certificate for an RSA key (PEM), valid between the given Unix times.
 /// Returns the DER certificate and a PEM file holding the certificate and the key.
