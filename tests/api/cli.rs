@@ -270,7 +270,9 @@ fn bad_inputs_get_precise_messages() {
         std::fs::write(dir.path().join(name), format!("{base}{extra}")).unwrap();
     }
     std::fs::write(dir.path().join("broken.toml"), "[graph\n").unwrap();
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    // (arguments, environment, the exact message)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (
             &["check-config", "--config", "unknown.toml"],
             &[],
