@@ -2,27 +2,49 @@
 //!
 //! # Layout
 //!
-//! Layers, bottom to top; each module uses only the layers above it in this list (the
-//! `layering` test fails on any cycle):
+//! Layers, bottom to top; each module uses only what stands above it in this list (the
+//! `layering` test fails on any cycle, and checks that this list names every module):
 //!
-//! - [`core`]: primitives with no knowledge of anything else: the clock, [`core::secret`],
-//!   [`core::cloud`], the domain [`core::snapshot`] and its interned strings, score
-//!   [`core::band`]s, [`core::failure`] reasons, metric [`core::names`], certificate files,
-//!   deflated text parts, and the bounded pool for CPU work.
-//! - [`config`]: the one place that reads the config file, the environment and command-line
-//!   overrides; yields a validated [`config::Config`] or an error naming key and source.
-//! - [`source`]: Microsoft Graph and Entra ID: wire models, tokens, the Graph client, boundary
-//!   errors, the conversion into the domain snapshot; it reports through [`source::events`].
-//! - [`state`]: the store of every tenant's last good data, the refreshers that decide when
-//!   Graph is called, and the publisher that renders a state before it is published.
-//! - [`exposition`]: each tenant's series rendered once per change, the exporter's own
-//!   metrics, and the `/metrics` body joined per scrape (gzip or plain).
-//! - [`jobs`]: the one-shot `backfill` (OpenMetrics history) and `snapshot` (reports).
-//! - [`http`]: the server, its routes, the status page, and the exporter-toolkit web config.
-//! - [`app`]: wiring and reload (what `main` and the tests start), the demo against the
-//!   built-in simulator (crate `securescore_sim`), and logging.
+//! - [`core`]: primitives that know nothing of the rest.
+//!   - `core::clock`: Unix time. `core::secret`: a string that never prints itself.
+//!     `core::cloud`: national clouds (login host, Graph host, token scope).
+//!   - `core::snapshot`: the domain snapshot of a tenant; `core::intern`: its shared strings.
+//!   - `core::band`: how people read a score (65 % inclusive concern, 80 % excellent).
+//!   - `core::failure`: the bounded failure reasons; `core::names`: every metric name and HELP.
+//!   - `core::certificate`: certificate credential files (PEM, PKCS#12) and their assertions.
+//!   - `core::deflate`: text deflated once into joinable parts; `core::cpu_work`: the bounded
+//!     pool where parsing, conversion and rendering run, off the async workers.
+//! - [`config`]: the one place that reads configuration.
+//!   - `config::raw`: the file's shape; `config::load`: file, `SECURESCORE_` environment and
+//!     `config::overrides` (the command line, as one figment provider) merged;
+//!     `config::describe`: parse errors as people read them.
+//!   - `config::validate`, `config::credentials`, `config::tenant_files`, `config::shard`: from
+//!     raw to [`config::Config`]; `config::azure_env`: the Azure SDK's variables;
+//!     `config::series_filter`: which series are exported.
+//! - [`source`]: Microsoft Graph and Entra ID.
+//!   - `source::model`: lenient wire models; `source::error`: boundary errors;
+//!     `source::events`: what the Graph side reports, as a trait; `source::http`: the HTTP
+//!     client, `Retry-After`, backoff.
+//!   - `source::auth` (with `source::auth::entra`, Entra's errors as advice): tokens per tenant.
+//!   - `source::graph` (with `source::graph::limiter`, the per-app limit): the Graph client.
+//!   - `source::convert`: the one conversion into the snapshot; `source::connect`: from
+//!     configuration to one Graph client per tenant.
+//! - [`state`]: what the exporter knows and when it asks.
+//!   - `state::store`: every tenant's last good data; `state::publish`: renders a new state,
+//!     then publishes it; `state::refresh`: the refresh loops.
+//! - [`exposition`]: `/metrics`.
+//!   - `exposition::render`: each tenant's series; `exposition::self_metrics`: the exporter's
+//!     own; `exposition::gzip` and `exposition::body`: the body joined per scrape.
+//! - [`jobs`]: `jobs::backfill` (OpenMetrics history) and `jobs::report` (reports).
+//! - [`http`]: `http::server` (listeners, connections), `http::body` (the streamed body),
+//!   `http::routes`, `http::status_page`, and `http::web_config` (exporter-toolkit format,
+//!   with `http::web_config::tls` and `http::web_config::source`, reloads and basic auth).
+//! - [`app`]: wiring (what `main` and the tests start), `app::reload`, `app::demo` (the
+//!   daemon against the simulator crate `securescore_sim`) and `app::telemetry` (logs).
 //!
-//! The binary (`src/main.rs`, `src/cli/`) parses the command line and runs one command each.
+//! The binary (`src/main.rs`) parses the command line (`cli::args`) and runs one command:
+//! `cli::daemon`, `cli::demo`, `cli::check_config`, `cli::backfill`, `cli::snapshot`,
+//! `cli::simulate`, sharing `cli` (configuration, logging, signals).
 
 pub mod app;
 pub mod config;

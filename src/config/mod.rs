@@ -1,5 +1,6 @@
 //! Configuration: the one place that reads the config file, `SECURESCORE_*` environment
-//! overrides, the command line and the Azure SDK's `AZURE_*` convention, and turns them into a validated [`Config`].
+//! overrides, the command line and the Azure SDK's `AZURE_*` convention, and turns them into a
+//! validated [`Config`].
 //!
 //! Data in: an optional TOML path and the process environment. Data out: [`Config`], whose
 //! secrets are [`Secret`]s, or a [`ConfigError`] that names the bad key and where it came from.

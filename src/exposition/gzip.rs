@@ -6,8 +6,9 @@
 //! valid deflate stream, and their CRC-32s combine arithmetically into the gzip trailer's
 //! (the technique of pigz). Nothing is recompressed or copied per scrape except the exporter's
 //! own few series: the body is a list of references to the parts, and the HTTP layer coalesces
-//! small ones into frames as it writes (`http::body::Chunks`). Only the compressed bytes are kept: a plain-text scrape inflates the parts as the
-//! body is written, so 10,000 tenants do not hold 300 MB of text in memory.
+//! small ones into frames as it writes (`http::body::Chunks`). Only the compressed bytes are
+//! kept: a plain-text scrape inflates the parts as the body is written, so 10,000 tenants do
+//! not hold 300 MB of text in memory.
 
 use crate::core::deflate::Part;
 use bytes::Bytes;

@@ -2,9 +2,11 @@
 //!
 //! One task per tenant: refresh at start (at most `refresh.max_concurrent_tenants` at once),
 //! then at the tenant's own slot in every `refresh.interval` (a hash of its name, so refreshes
-//! spread evenly), with a little jitter; after a failure, retry sooner with growing backoff (never
-//! later than the interval, never sooner than Graph's `Retry-After`). Each tenant's loop is independent, so a slow or failing tenant
-//! never delays another. Every loop stops promptly when the shutdown token fires.
+//! spread evenly), with a little jitter; after a failure, retry sooner with growing backoff
+//! (never later than the interval, never sooner than Graph's `Retry-After`). Each tenant's
+//! loop is independent, so a slow or failing tenant never delays another. Every loop stops
+//! promptly when the shutdown token fires. Each new state is rendered and published through
+//! the [`Publisher`]; what happened is reported through [`RefreshEvents`].
 
 use crate::config::RefreshConfig;
 use crate::core::failure::FailureReason;

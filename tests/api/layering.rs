@@ -240,3 +240,30 @@ fn no_source_file_outside_tests_exceeds_500_lines() {
     assert!(files.len() > 40, "files were read");
     assert!(long.is_empty(), "{}", long.join("\n"));
 }
+
+#[test]
+fn the_layout_in_lib_rs_names_every_module() {
+    let src = repo().join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    let layout = &lib[lib.find("# Layout").expect("lib.rs has a Layout section")..];
+    let mut missing = Vec::new();
+    for file in rust_files(&src) {
+        if file.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let path = module_path(&src, &file).join("::");
+        if path == "lib" || path == "main" {
+            continue;
+        }
+        let named =
+            layout.contains(&format!("`{path}`")) || layout.contains(&format!("[`{path}`]"));
+        if !named {
+            missing.push(path);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "lib.rs Layout does not name: {}",
+        missing.join(", ")
+    );
+}

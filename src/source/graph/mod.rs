@@ -1,8 +1,9 @@
 //! Microsoft Graph client for the two Secure Score endpoints.
 //!
-//! Knows URLs, paging, retries and Graph's status codes; knows nothing about metrics labels or
-//! schedules. One [`TenantGraph`] per tenant owns that tenant's token provider and the
-//! semaphore that keeps at most 4 requests in flight (Graph's per-tenant limit).
+//! Knows URLs, paging, retries and Graph's status codes; knows nothing about metrics or
+//! schedules: what it does is reported through [`GraphEvents`]. One [`TenantGraph`] per tenant
+//! owns that tenant's token provider and the semaphore that keeps at most 4 requests in flight
+//! (Graph's per-tenant limit).
 //!
 //! Rules enforced here: `secureScores?$top=1` never follows its `nextLink`; profile pages are
 //! followed only on the `graph_url` origin, and the bearer token is never sent anywhere else;
