@@ -32,7 +32,7 @@
 //! - [`state`]: what the exporter knows and when it asks.
 //!   - `state::store`: every tenant's last good data; `state::publish`: renders a new state,
 //!     then publishes it; `state::refresh`: the refresh loops.
-//! - [`exposition`]: `/metrics`.
+//! - [`exposition`]: what `/metrics` serves.
 //!   - `exposition::render`: each tenant's series; `exposition::self_metrics`: the exporter's
 //!     own; `exposition::gzip` and `exposition::body`: the body joined per scrape.
 //! - [`jobs`]: `jobs::backfill` (OpenMetrics history) and `jobs::report` (reports).

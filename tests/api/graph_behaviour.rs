@@ -434,9 +434,8 @@ async fn missing_consent_is_an_auth_failure() {
 async fn at_most_four_requests_are_in_flight_per_tenant() {
     use securescore_exporter::config::{AzureEnv, Config};
     use securescore_exporter::exposition::SelfMetrics;
-    use securescore_exporter::source::auth::TokenProvider;
+    use securescore_exporter::source::connect::{client, tenant_graph, AppLimiters};
     use securescore_exporter::source::events::GraphEvents;
-    use securescore_exporter::source::graph::{http_client, TenantGraph};
     use std::sync::Arc;
 
     let app = spawn_app(Setup {
@@ -448,17 +447,8 @@ async fn at_most_four_requests_are_in_flight_per_tenant() {
     let config = Config::load(Some(&app.config_path), &AzureEnv::default()).unwrap();
     let t = &config.tenants[0];
     let metrics: Arc<dyn GraphEvents> = SelfMetrics::new();
-    let http = http_client(&config.graph).unwrap();
-    let tokens = TokenProvider::new(
-        http.clone(),
-        &config.graph,
-        &t.name,
-        &t.tenant_id,
-        &t.credential_name,
-        t.credential.clone(),
-        metrics.clone(),
-    );
-    let graph = TenantGraph::new(http, &config.graph, &t.name, tokens, metrics).unwrap();
+    let http = client(&config).unwrap();
+    let graph = tenant_graph(&http, &config, t, &metrics, &AppLimiters::default()).unwrap();
     app.sim.inject(
         Some("fabrikam"),
         None,

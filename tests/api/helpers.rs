@@ -487,3 +487,24 @@ pub fn installed_tool(dir: &str, marker: &str, what: &str) -> std::path::PathBuf
     );
     root
 }
+
+/// `promtool check metrics` on `body`: its whole report (empty when it finds nothing).
+pub fn promtool_check_metrics(body: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (apt-get install prometheus; scripts/test does it)");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool: {report}");
+    report
+}

@@ -3,7 +3,6 @@
 
 use crate::cli::{exporter, free_port, terminate, wait_http_ok};
 use crate::helpers::*;
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,26 +20,7 @@ async fn promtool_finds_nothing_to_complain_about() {
         1,
     );
     let body = app.metrics_text().await;
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (apt-get install prometheus)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "promtool: {report}");
+    let report = promtool_check_metrics(body.as_bytes());
     assert!(report.trim().is_empty(), "promtool reported: {report}");
     app.stop().await;
 }
