@@ -24,7 +24,11 @@ pub enum AuthError {
     #[error("token endpoint throttled the request (429)")]
     Throttled { retry_after: Option<Duration> },
     #[error("token endpoint answered HTTP {status}")]
-    Status { status: u16 },
+    Status {
+        status: u16,
+        /// `Retry-After` of a 503 or 504.
+        retry_after: Option<Duration>,
+    },
     #[error("token request timed out")]
     Timeout,
     #[error("token request failed")]
@@ -68,6 +72,8 @@ pub enum GraphError {
         endpoint: &'static str,
         status: u16,
         message: Option<String>,
+        /// `Retry-After` of a 503 or 504.
+        retry_after: Option<Duration>,
     },
     #[error("{endpoint}: request timed out")]
     Timeout { endpoint: &'static str },
@@ -122,8 +128,10 @@ impl GraphError {
     /// How long Graph asked us to wait, if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            GraphError::Throttled { retry_after, .. } => *retry_after,
-            GraphError::Auth(AuthError::Throttled { retry_after }) => *retry_after,
+            GraphError::Throttled { retry_after, .. }
+            | GraphError::Status { retry_after, .. }
+            | GraphError::Auth(AuthError::Throttled { retry_after })
+            | GraphError::Auth(AuthError::Status { retry_after, .. }) => *retry_after,
             _ => None,
         }
     }

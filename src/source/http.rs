@@ -25,11 +25,34 @@ pub fn http_client(cfg: &GraphConfig) -> Result<reqwest::Client, reqwest::Error>
     builder.build()
 }
 
-/// Parses a `Retry-After` given in seconds.
+/// The longest `Retry-After` taken as given; callers cap what they wait inline lower.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// Parses `Retry-After` (RFC 9110): delay-seconds, or an HTTP date (IMF-fixdate), which
+/// becomes the time from now until then (zero for a date already past).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    let secs: f64 = value.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    retry_after_at(value, time::OffsetDateTime::now_utc())
+}
+
+/// [`retry_after`] of one header value, as seen at `now`.
+pub fn retry_after_at(value: &str, now: time::OffsetDateTime) -> Option<Duration> {
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER));
+    }
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(value, &format)
+        .ok()?
+        .assume_utc();
+    let wait = (at - now).max(time::Duration::ZERO);
+    Some(Duration::try_from(wait).ok()?.min(MAX_RETRY_AFTER))
 }
 
 /// Exponential backoff with jitter: `base * 2^attempt`, scaled by a random factor in [0.5, 1], capped at a minute.
@@ -48,10 +71,24 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
+        h.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
+        h.insert(reqwest::header::RETRY_AFTER, "-3".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn retry_after_reads_http_dates() {
+        let now = time::macros::datetime!(2015-10-21 07:27:30 UTC);
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        assert_eq!(retry_after_at(date, now), Some(Duration::from_secs(30)));
+        // A date already past means: now.
+        let later = time::macros::datetime!(2015-10-21 08:00:00 UTC);
+        assert_eq!(retry_after_at(date, later), Some(Duration::ZERO));
+        assert_eq!(retry_after_at("Wed, 21 Oct 2015 07:28:00 CET", now), None);
+        assert_eq!(
+            retry_after_at("86401", now),
+            Some(Duration::from_secs(86_400))
+        );
     }
 }

@@ -97,6 +97,101 @@ async fn throttling_honours_retry_after() {
     app.stop().await;
 }
 
+/// The gap between the first request of `tenant` to `endpoint` that got `status` and the
+/// request after it.
+fn retry_gap(app: &TestApp, tenant: &str, endpoint: Endpoint, status: u16) -> Duration {
+    let reqs: Vec<_> = app
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint == endpoint && r.tenant.as_deref() == Some(tenant))
+        .collect();
+    let i = reqs
+        .iter()
+        .position(|r| r.status == status)
+        .expect("the fault was served");
+    let next = reqs.get(i + 1).expect("a retry followed");
+    next.at.duration_since(reqs[i].at)
+}
+
+#[tokio::test]
+async fn a_503_or_504_honours_retry_after_in_seconds_and_as_a_date() {
+    let app = spawn_app(Setup {
+        only: vec!["contoso"],
+        max_retries: 3,
+        ..Setup::default()
+    })
+    .await;
+    app.sim.inject(
+        Some("contoso"),
+        Some(Endpoint::SecureScores),
+        Fault::Unavailable {
+            status: 503,
+            retry_after: "2".into(),
+        },
+        1,
+    );
+    // An HTTP date three seconds ahead (whole seconds: the wait is between 2 and 3 s).
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(3);
+    let date = at
+        .format(time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        ))
+        .unwrap();
+    app.sim.inject(
+        Some("contoso"),
+        Some(Endpoint::ControlProfiles),
+        Fault::Unavailable {
+            status: 504,
+            retry_after: date.clone(),
+        },
+        1,
+    );
+    app.wait_ready().await;
+    let s = app.scrape().await;
+    assert_eq!(s.up("contoso"), Some(1.0), "succeeds after waiting");
+    let seconds = retry_gap(&app, "contoso", Endpoint::SecureScores, 503);
+    assert!(
+        seconds >= Duration::from_secs(2),
+        "503 Retry-After: 2 waited {seconds:?}"
+    );
+    let dated = retry_gap(&app, "contoso", Endpoint::ControlProfiles, 504);
+    assert!(
+        dated >= Duration::from_millis(1500),
+        "504 Retry-After: {date} waited {dated:?}"
+    );
+    assert_eq!(s.requests("secure_scores", "503"), Some(1.0));
+    assert_eq!(s.requests("control_profiles", "504"), Some(1.0));
+    assert_eq!(s.failures("contoso", "http"), Some(0.0));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_503_that_outlasts_the_retries_fails_as_http() {
+    let app = spawn_app(Setup {
+        only: vec!["contoso"],
+        max_retries: 2,
+        ..Setup::default()
+    })
+    .await;
+    app.sim.inject(
+        Some("contoso"),
+        Some(Endpoint::SecureScores),
+        Fault::Unavailable {
+            status: 503,
+            retry_after: "0".into(),
+        },
+        3,
+    );
+    app.wait_ready().await;
+    let s = app.scrape().await;
+    assert_eq!(s.up("contoso"), Some(0.0));
+    assert_eq!(s.failures("contoso", "http"), Some(1.0));
+    assert_eq!(s.failures("contoso", "throttled"), Some(0.0));
+    assert_eq!(s.requests("secure_scores", "503"), Some(3.0));
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn throttling_without_retry_after_backs_off_then_gives_up_as_throttled() {
     let app = spawn_app(Setup {

@@ -25,6 +25,19 @@ pub(crate) async fn fault_response(fault: &Fault, gzip: bool, entra: bool) -> Op
             }
             Some(r)
         }
+        Fault::Unavailable {
+            status,
+            retry_after,
+        } => {
+            let mut r = if entra {
+                entra_error(*status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
+            } else {
+                graph_error(*status, "ServiceNotAvailable", "The service is temporarily unavailable.", gzip)
+            };
+            r.headers_mut()
+                .insert("retry-after", retry_after.parse().ok()?);
+            Some(r)
+        }
         Fault::ServerError(code) => Some(if entra {
             entra_error(*code, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
         } else {

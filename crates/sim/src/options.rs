@@ -28,6 +28,9 @@ pub enum Fault {
     Throttle { retry_after: Option<u64> },
     /// That 5xx status.
     ServerError(u16),
+    /// That 5xx status with this `Retry-After` value (seconds or an HTTP date), as Graph
+    /// sends on 503 and 504.
+    Unavailable { status: u16, retry_after: String },
     /// Wait this long before answering normally.
     Slow(Duration),
     /// 200 with a truncated JSON body.

@@ -276,8 +276,13 @@ impl TokenProvider {
             return Err(AuthError::Throttled { retry_after });
         }
         if status.is_server_error() {
+            // Entra asks for a delay on 503 and 504 as Graph does.
+            let retry_after = matches!(status.as_u16(), 503 | 504)
+                .then_some(retry_after)
+                .flatten();
             return Err(AuthError::Status {
                 status: status.as_u16(),
+                retry_after,
             });
         }
         let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();

@@ -265,10 +265,14 @@ impl TenantGraph {
                                 ..
                             }
                     );
-                    if !retryable || attempt >= self.max_retries {
+                    let asked = e.retry_after();
+                    if !retryable
+                        || attempt >= self.max_retries
+                        || asked.is_some_and(|a| a > MAX_INLINE_RETRY_AFTER)
+                    {
                         return Err(e);
                     }
-                    backoff(self.retry_backoff, attempt)
+                    asked.unwrap_or_else(|| backoff(self.retry_backoff, attempt))
                 }
             };
             attempt += 1;
@@ -340,6 +344,9 @@ impl TenantGraph {
                 endpoint,
                 status,
                 message: graph_error_message(&body),
+                // Graph's guidance: a 503 may be repeated after the delay Retry-After gives;
+                // Microsoft's SDKs honour it on 429, 503 and 504 alike.
+                retry_after: matches!(status, 503 | 504).then_some(after).flatten(),
             }),
         }
     }
