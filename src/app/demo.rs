@@ -149,6 +149,20 @@ pub fn write_files(
     write(dir.join("config.toml"), &text)
 }
 
+/// Creates `dir` readable by this user only: it will hold the simulator's secrets and key.
+fn private_dir(dir: &std::path::Path) -> Result<(), DemoError> {
+    let made = std::fs::create_dir_all(dir);
+    #[cfg(unix)]
+    let made = made.and_then(|_| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    });
+    made.map_err(|source| DemoError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
 /// Starts the simulator and builds the daemon's config for it; `overrides` (the command line)
 /// apply on top of the generated file, as they do on a real one.
 pub async fn prepare(
@@ -163,6 +177,7 @@ pub async fn prepare(
         std::process::id(),
         simulator.addr().port()
     ));
+    private_dir(&dir)?;
     let config_path = write_files(&simulator, &dir, listen, interval).inspect_err(|_| {
         let _ = std::fs::remove_dir_all(&dir);
     })?;

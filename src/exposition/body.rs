@@ -95,7 +95,8 @@ impl MetricsBody {
         if states.is_empty() {
             return None;
         }
-        let buf = self.renderer.render(&states);
+        let mut buf = self.renderer.render(&states);
+        buf.extend_from_slice(&self.own.tenant_counters_text(tenant));
         Some(buf)
     }
 

@@ -279,6 +279,29 @@ impl SelfMetrics {
         (version, part)
     }
 
+    /// One tenant's counters (refresh failures by reason, 206 answers), for `/probe`.
+    pub fn tenant_counters_text(&self, tenant: &str) -> Vec<u8> {
+        let mut families = self.tenant_counters.gather();
+        for f in &mut families {
+            let mine: Vec<_> = f
+                .take_metric()
+                .into_iter()
+                .filter(|m| {
+                    m.get_label()
+                        .iter()
+                        .any(|l| l.name() == "tenant" && l.value() == tenant)
+                })
+                .collect();
+            f.set_metric(mine);
+        }
+        families.retain(|f| !f.get_metric().is_empty());
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        buf
+    }
+
     /// The version of the per-tenant counters (changes with each of them).
     pub fn counters_version(&self) -> u64 {
         self.counters_version.load(Ordering::Acquire)

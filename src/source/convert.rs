@@ -9,6 +9,7 @@ use crate::core::intern::{intern_info, intern_text};
 use crate::core::snapshot::{
     CategoryScore, Control, ControlInfo, PeerScore, ScoreSnapshot, TenantSnapshot,
 };
+pub use crate::source::model::parse_graph_time;
 use crate::source::model::{ComparativeScore, ControlProfile, ControlScore, SecureScoreRecord};
 use std::collections::{HashMap, HashSet};
 
@@ -57,24 +58,6 @@ pub fn category_label(value: &str) -> String {
     } else {
         out
     }
-}
-
-/// Parses Graph's timestamps (`2026-07-17T00:00:00Z`, with or without fraction or offset) to Unix seconds.
-pub fn parse_graph_time(value: &str) -> Option<f64> {
-    use time::format_description::well_known::Rfc3339;
-    use time::macros::format_description;
-    let value = value.trim();
-    if let Ok(t) = time::OffsetDateTime::parse(value, &Rfc3339) {
-        return Some(t.unix_timestamp_nanos() as f64 / 1e9);
-    }
-    // Some serialisers drop the offset; Graph's times are UTC.
-    let fmt = format_description!(
-        version = 2,
-        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
-    );
-    time::PrimitiveDateTime::parse(value, fmt)
-        .ok()
-        .map(|t| t.assume_utc().unix_timestamp_nanos() as f64 / 1e9)
 }
 
 fn non_negative(v: Option<f64>) -> Option<f64> {

@@ -18,6 +18,9 @@ pub enum ModelError {
     NoValueArray,
     #[error("body could not be read: {0}")]
     Body(String),
+    /// A field that Graph's schema requires is missing or of the wrong kind.
+    #[error("record {record}: {problem}")]
+    Schema { record: String, problem: String },
 }
 
 /// A JSON object read with case-insensitive keys.
@@ -29,12 +32,13 @@ impl<'a> Obj<'a> {
         Obj(map)
     }
 
-    /// The value under `key`, matched case-insensitively (an exact match wins).
+    /// The value under `key`, matched case-insensitively and ignoring surrounding spaces
+    /// (Microsoft's own examples have `"rank "`); an exact match wins.
     pub fn get(&self, key: &str) -> Option<&'a Value> {
         self.0.get(key).or_else(|| {
             self.0
                 .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
                 .map(|(_, v)| v)
         })
     }
@@ -105,6 +109,24 @@ fn lenient_string(v: &Value) -> Option<String> {
     }
 }
 
+/// Graph's `DateTimeOffset` (RFC 3339; an offset-less form is taken as UTC) as Unix seconds.
+pub fn parse_graph_time(value: &str) -> Option<f64> {
+    use time::format_description::well_known::Rfc3339;
+    use time::macros::format_description;
+    let value = value.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(value, &Rfc3339) {
+        return Some(t.unix_timestamp_nanos() as f64 / 1e9);
+    }
+    // Some serialisers drop the offset; Graph's times are UTC.
+    let fmt = format_description!(
+        version = 2,
+        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    time::PrimitiveDateTime::parse(value, fmt)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp_nanos() as f64 / 1e9)
+}
+
 /// One page of a Graph collection: the raw items and the `@odata.nextLink`, if any.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -159,6 +181,38 @@ pub struct SecureScoreRecord {
 }
 
 impl SecureScoreRecord {
+    /// Checks the fields Graph's schema requires of a record (`createdDateTime` a timestamp,
+    /// `currentScore` and `maxScore` numbers, as a string too), on the raw item, so that a
+    /// placeholder such as `"createdDateTime.value"` is a precise decode failure and never a
+    /// plausible score. Everything else stays lenient.
+    pub fn check_schema(map: &Map<String, Value>) -> Result<(), ModelError> {
+        let o = Obj(map);
+        let record = o.string("id").unwrap_or_else(|| "(no id)".into());
+        let problem = |problem: String| ModelError::Schema {
+            record: record.clone(),
+            problem,
+        };
+        match o.get("createdDateTime") {
+            None | Some(Value::Null) => return Err(problem("`createdDateTime` is missing".into())),
+            Some(v) => {
+                let parsed = lenient_string(v).as_deref().and_then(parse_graph_time);
+                if parsed.is_none() {
+                    return Err(problem(format!("`createdDateTime` {v} is not a timestamp")));
+                }
+            }
+        }
+        for field in ["currentScore", "maxScore"] {
+            match o.get(field) {
+                None | Some(Value::Null) => return Err(problem(format!("`{field}` is missing"))),
+                Some(v) if lenient_f64(v).is_none() => {
+                    return Err(problem(format!("`{field}` {v} is not a number")))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     pub fn from_json(map: &Map<String, Value>) -> Self {
         let o = Obj(map);
         SecureScoreRecord {
@@ -288,7 +342,36 @@ pub struct ControlStateUpdate {
     pub updated_date_time: Option<String>,
 }
 
+/// `null`, or a string that is a timestamp: Graph's nullable `DateTimeOffset`.
+fn nullable_time(o: &Obj<'_>, field: &str) -> Result<(), String> {
+    match o.get(field) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(s)) if parse_graph_time(s).is_some() => Ok(()),
+        Some(v) => Err(format!("`{field}` {v} is not a timestamp")),
+    }
+}
+
 impl ControlProfile {
+    /// Checks what Graph's schema requires of a profile: an `id`, and timestamps (or `null`)
+    /// in `lastModifiedDateTime` and each `controlStateUpdates[].updatedDateTime`.
+    pub fn check_schema(map: &Map<String, Value>) -> Result<(), ModelError> {
+        let o = Obj(map);
+        let record = o.string("id").unwrap_or_else(|| "(no id)".into());
+        let problem = |problem: String| ModelError::Schema {
+            record: record.clone(),
+            problem,
+        };
+        if o.string("id").is_none_or(|id| id.trim().is_empty()) {
+            return Err(problem("`id` is missing".into()));
+        }
+        nullable_time(&o, "lastModifiedDateTime").map_err(problem)?;
+        for update in o.objects("controlStateUpdates") {
+            nullable_time(&update, "updatedDateTime")
+                .map_err(|p| problem(format!("controlStateUpdates: {p}")))?;
+        }
+        Ok(())
+    }
+
     pub fn from_json(map: &Map<String, Value>) -> Self {
         let o = Obj(map);
         ControlProfile {

@@ -434,3 +434,76 @@ fn each_command_lists_only_its_own_flags() {
         );
     }
 }
+
+/// A closed log pipe costs log lines only: the daemon keeps refreshing and serving, and exits
+/// cleanly on SIGTERM (`securescore_exporter demo 2>&1 | head -1`, journald restarts, log
+/// shippers that go away).
+#[tokio::test]
+async fn a_closed_log_pipe_never_takes_the_daemon_down() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = exporter()
+        .args(["demo", "--refresh.interval", "2s", "--web.listen-address"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("TMPDIR", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the first bytes, as `head -c` would, then go away.
+    let mut first = [0u8; 16];
+    child.stderr.take().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    wait_http_ok(&format!("http://127.0.0.1:{port}/-/ready"), 30).await;
+    // Refreshes (each one logs) go on after the pipe closed: the snapshot time of a refresh
+    // keeps being served and the tenants stay up.
+    let body = |port| async move {
+        reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let success = |text: &str| -> f64 {
+        text.lines()
+            .find(|l| {
+                l.starts_with(
+                    "securescore_last_refresh_success_timestamp_seconds{tenant=\"contoso\"}",
+                )
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let before = success(&body(port).await);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = body(port).await;
+        if success(&text) > before {
+            assert!(
+                text.contains("securescore_up{tenant=\"contoso\"} 1"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no refresh after the log pipe closed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    terminate(&child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    // And the demo left nothing behind in its temp directory.
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "the demo left {left:?}");
+}

@@ -35,7 +35,12 @@ pub struct Setup {
     pub azure_from_sim: Option<AzureFromSim>,
     /// A web config (exporter-toolkit YAML), written next to the config and referenced by it.
     pub web_config: Option<String>,
+    /// Runs on the simulator before the daemon starts (to change what it serves).
+    pub prepare: Option<PrepareFn>,
 }
+
+/// Changes what the simulator serves before the daemon starts.
+pub type PrepareFn = Box<dyn Fn(&Simulator) + Send + Sync>;
 
 /// Builds the Azure environment from the running simulator.
 pub type AzureFromSim = Box<dyn Fn(&Simulator) -> AzureEnv + Send + Sync>;
@@ -61,6 +66,7 @@ impl Default for Setup {
             azure: AzureEnv::default(),
             azure_from_sim: None,
             web_config: None,
+            prepare: None,
         }
     }
 }
@@ -190,6 +196,9 @@ pub async fn spawn_app(setup: Setup) -> TestApp {
     let sim = Simulator::start(setup.sim.clone())
         .await
         .expect("simulator starts");
+    if let Some(prepare) = &setup.prepare {
+        prepare(&sim);
+    }
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config(dir.path(), &sim, &setup);
     let azure = match &setup.azure_from_sim {

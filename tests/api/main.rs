@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod dashboards;
 mod deploy;
+mod docs_examples;
 mod faults;
 mod golden;
 mod graph_behaviour;

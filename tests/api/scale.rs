@@ -22,8 +22,16 @@ async fn probe_serves_exactly_one_tenant() {
     let full = app.scrape().await;
     assert_eq!(
         s.samples.len(),
-        full.score_series("fabrikam").len() + 2,
-        "its score series plus up and last success"
+        full.score_series("fabrikam").len() + 2 + 9,
+        "its score series, up and last success, and its counters (7 failure reasons, 2 endpoints' 206s)"
+    );
+    assert_eq!(s.failures("fabrikam", "decode"), Some(0.0));
+    assert_eq!(
+        s.get(
+            "securescore_graph_partial_responses_total",
+            &[("tenant", "fabrikam"), ("endpoint", "secure_scores")]
+        ),
+        Some(0.0)
     );
     assert_eq!(app.get("/probe?tenant=nobody").await.status(), 404);
     assert_eq!(app.get("/probe").await.status(), 404);

@@ -68,6 +68,20 @@ pub struct TenantGraph {
     events: Arc<dyn GraphEvents>,
 }
 
+/// A page's records, each checked against what Graph's schema requires.
+fn records_of(page: &Page) -> Result<Vec<SecureScoreRecord>, GraphError> {
+    page.items
+        .iter()
+        .map(|item| {
+            SecureScoreRecord::check_schema(item).map_err(|source| GraphError::Decode {
+                endpoint: SECURE_SCORES,
+                source,
+            })?;
+            Ok(SecureScoreRecord::from_json(item))
+        })
+        .collect()
+}
+
 fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
@@ -114,12 +128,7 @@ impl TenantGraph {
             top.max(1)
         );
         let f = self.get_page(SECURE_SCORES, &url).await?;
-        let records = f
-            .page
-            .items
-            .iter()
-            .map(SecureScoreRecord::from_json)
-            .collect();
+        let records = records_of(&f.page)?;
         Ok((records, f.partial_warning))
     }
 
@@ -131,11 +140,21 @@ impl TenantGraph {
             days.max(1)
         );
         let mut records = Vec::new();
-        self.follow_pages(SECURE_SCORES, url, |page| {
-            records.extend(page.items.iter().map(SecureScoreRecord::from_json));
-            records.len() < days
+        let mut broken = None;
+        self.follow_pages(SECURE_SCORES, url, |page| match records_of(page) {
+            Ok(r) => {
+                records.extend(r);
+                records.len() < days
+            }
+            Err(e) => {
+                broken = Some(e);
+                false
+            }
         })
         .await?;
+        if let Some(e) = broken {
+            return Err(e);
+        }
         records.truncate(days);
         Ok(records)
     }
@@ -147,12 +166,25 @@ impl TenantGraph {
             self.graph_url
         );
         let mut profiles = Vec::new();
+        let mut broken = None;
         let warnings = self
             .follow_pages(CONTROL_PROFILES, url, |page| {
-                profiles.extend(page.items.iter().map(ControlProfile::from_json));
+                for item in &page.items {
+                    if let Err(source) = ControlProfile::check_schema(item) {
+                        broken = Some(GraphError::Decode {
+                            endpoint: CONTROL_PROFILES,
+                            source,
+                        });
+                        return false;
+                    }
+                    profiles.push(ControlProfile::from_json(item));
+                }
                 true
             })
             .await?;
+        if let Some(e) = broken {
+            return Err(e);
+        }
         Ok((profiles, warnings))
     }
 
