@@ -187,11 +187,7 @@ impl SecureScoreRecord {
     /// plausible score. Everything else stays lenient.
     pub fn check_schema(map: &Map<String, Value>) -> Result<(), ModelError> {
         let o = Obj(map);
-        let record = o.string("id").unwrap_or_else(|| "(no id)".into());
-        let problem = |problem: String| ModelError::Schema {
-            record: record.clone(),
-            problem,
-        };
+        let problem = schema_problem(&o);
         match o.get("createdDateTime") {
             None | Some(Value::Null) => return Err(problem("`createdDateTime` is missing".into())),
             Some(v) => {
@@ -342,6 +338,15 @@ pub struct ControlStateUpdate {
     pub updated_date_time: Option<String>,
 }
 
+/// Builds the schema errors of one item, named by its `id`.
+fn schema_problem(o: &Obj<'_>) -> impl Fn(String) -> ModelError {
+    let record = o.string("id").unwrap_or_else(|| "(no id)".into());
+    move |problem| ModelError::Schema {
+        record: record.clone(),
+        problem,
+    }
+}
+
 /// `null`, or a string that is a timestamp: Graph's nullable `DateTimeOffset`.
 fn nullable_time(o: &Obj<'_>, field: &str) -> Result<(), String> {
     match o.get(field) {
@@ -356,15 +361,11 @@ impl ControlProfile {
     /// in `lastModifiedDateTime` and each `controlStateUpdates[].updatedDateTime`.
     pub fn check_schema(map: &Map<String, Value>) -> Result<(), ModelError> {
         let o = Obj(map);
-        let record = o.string("id").unwrap_or_else(|| "(no id)".into());
-        let problem = |problem: String| ModelError::Schema {
-            record: record.clone(),
-            problem,
-        };
+        let problem = schema_problem(&o);
         if o.string("id").is_none_or(|id| id.trim().is_empty()) {
             return Err(problem("`id` is missing".into()));
         }
-        nullable_time(&o, "lastModifiedDateTime").map_err(problem)?;
+        nullable_time(&o, "lastModifiedDateTime").map_err(&problem)?;
         for update in o.objects("controlStateUpdates") {
             nullable_time(&update, "updatedDateTime")
                 .map_err(|p| problem(format!("controlStateUpdates: {p}")))?;

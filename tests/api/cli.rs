@@ -32,6 +32,19 @@ pub fn terminate(child: &std::process::Child) {
         .status();
 }
 
+/// SIGTERM, then the exit status within 15 s.
+pub fn terminate_and_wait(child: &mut std::process::Child) -> std::process::ExitStatus {
+    terminate(child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits for `url` to answer 200.
 pub async fn wait_http_ok(url: &str, secs: u64) {
     let client = reqwest::Client::new();
@@ -162,15 +175,7 @@ async fn demo_runs_without_credentials_never_logs_secrets_at_trace_level_and_sto
             "{t}"
         );
     }
-    terminate(&child);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = terminate_and_wait(&mut child);
     assert!(status.success(), "{status:?}");
     let mut logs = String::new();
     std::fs::File::open(&log_path)
@@ -493,15 +498,7 @@ async fn a_closed_log_pipe_never_takes_the_daemon_down() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    terminate(&child);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = terminate_and_wait(&mut child);
     assert!(status.success(), "{status:?}");
     // And the demo left nothing behind in its temp directory.
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
