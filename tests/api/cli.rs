@@ -504,3 +504,36 @@ async fn a_closed_log_pipe_never_takes_the_daemon_down() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
     assert!(left.is_empty(), "the demo left {left:?}");
 }
+
+/// Every command that runs the demo's simulator (the daemon, `snapshot`, `backfill`) removes
+/// its directory (the simulator's secrets, key and CA) when it exits.
+#[test]
+fn demo_runs_leave_no_directory_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("history.om");
+    let runs: [&[&str]; 2] = [
+        &["snapshot", "--format", "json"],
+        &[
+            "backfill",
+            "--days",
+            "2",
+            "--output",
+            out_file.to_str().unwrap(),
+        ],
+    ];
+    for args in runs {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = exporter()
+            .args(args)
+            .env("TMPDIR", tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+}
