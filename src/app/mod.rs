@@ -115,12 +115,7 @@ impl App {
             None => None,
         };
         let own = SelfMetrics::new();
-        let store = Arc::new(Store::new(
-            config
-                .tenants
-                .iter()
-                .map(|t| (t.name.as_str(), t.tenant_id.as_str())),
-        ));
+        let store = Arc::new(Store::for_tenants(&config.tenants));
         let renderer = Arc::new(
             SeriesRenderer::new(config.refresh.interval).with_filter(config.series.clone()),
         );

@@ -46,10 +46,14 @@ impl App {
                 Some(r) if r.config == *t && !graph_changed => continue,
                 Some(r) => {
                     r.stop.cancel();
+                    if r.config.credential_name != t.credential_name {
+                        self.publisher.set_credential(&t.name, &t.credential_name);
+                    }
                     restarted += 1;
                 }
                 None => {
-                    self.publisher.add(&t.name, &t.tenant_id);
+                    self.publisher
+                        .add_with_credential(&t.name, &t.tenant_id, &t.credential_name);
                     added += 1;
                 }
             }

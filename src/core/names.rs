@@ -49,7 +49,7 @@ pub const SNAPSHOT_METRICS: &[(&str, &[&str], &str)] = &[
     (SNAPSHOT_TIMESTAMP, &["tenant"], "Unix time of the newest daily Secure Score record (Graph secureScores createdDateTime)"),
     (ACTIVE_USERS, &["tenant"], "Active users as reported by Graph (secureScores activeUserCount)"),
     (LICENSED_USERS, &["tenant"], "Licensed users as reported by Graph (secureScores licensedUserCount)"),
-    (TENANT_INFO, &["tenant", "tenant_id"], "Tenant identity; tenant_id is Graph secureScores azureTenantId (value is always 1)"),
+    (TENANT_INFO, &["tenant", "tenant_id", "credential"], "Tenant identity; tenant_id is Graph secureScores azureTenantId, credential the named credential the tenant signs in with, else the tenant name (value is always 1)"),
     (ENABLED_SERVICE_INFO, &["tenant", "service"], "One series per entry of Graph secureScores enabledServices (value is always 1)"),
     (CATEGORY_POINTS, &["tenant", "category"], "Points achieved per category: sum of Graph secureScores controlScores[].score by controlCategory"),
     (CATEGORY_MAX_POINTS, &["tenant", "category"], "Points achievable per category: sum of per-control maxima (controlScores score*100/scoreInPercentage, else secureScoreControlProfiles maxScore)"),

@@ -147,7 +147,7 @@ impl SeriesRenderer {
             fams[index_of(UP)].add(&[tenant], if t.up { 1.0 } else { 0.0 });
             fams[index_of(LAST_REFRESH_SUCCESS)].add_opt(&[tenant], t.last_success);
             if let Some(score) = t.snapshot.as_ref().and_then(|s| s.score.as_ref()) {
-                add_score(&mut fams, tenant, &t.tenant_id, score, &self.filter);
+                add_score(&mut fams, t, score, &self.filter);
             }
         }
         fams
@@ -164,18 +164,18 @@ pub fn index_of(name: &str) -> usize {
 
 fn add_score<'a>(
     fams: &mut [Samples<'a>],
-    tenant: &'a str,
-    configured_id: &'a str,
+    t: &'a TenantState,
     s: &'a ScoreSnapshot,
     filter: &SeriesFilter,
 ) {
+    let tenant = t.name.as_str();
     fams[index_of(CURRENT_POINTS)].add_opt(&[tenant], s.current_points);
     fams[index_of(MAX_POINTS)].add_opt(&[tenant], s.max_points);
     fams[index_of(SNAPSHOT_TIMESTAMP)].add_opt(&[tenant], s.created_at);
     fams[index_of(ACTIVE_USERS)].add_opt(&[tenant], s.active_users);
     fams[index_of(LICENSED_USERS)].add_opt(&[tenant], s.licensed_users);
-    let tenant_id = s.azure_tenant_id.as_deref().unwrap_or(configured_id);
-    fams[index_of(TENANT_INFO)].add(&[tenant, tenant_id], 1.0);
+    let tenant_id = s.azure_tenant_id.as_deref().unwrap_or(&t.tenant_id);
+    fams[index_of(TENANT_INFO)].add(&[tenant, tenant_id, &t.credential], 1.0);
     for service in &s.enabled_services {
         fams[index_of(ENABLED_SERVICE_INFO)].add(&[tenant, service], 1.0);
     }

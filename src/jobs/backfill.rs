@@ -7,7 +7,7 @@
 //! file while tenants stream through; the output is assembled family by family at the end and
 //! memory stays at one tenant's history.
 
-use crate::config::Config;
+use crate::config::{Config, TenantConfig};
 use crate::core::names::{self, snapshot_label_names};
 use crate::core::snapshot::{ScoreSnapshot, TenantSnapshot};
 use crate::exposition::render::{write_sample, Samples, SeriesRenderer};
@@ -76,8 +76,8 @@ pub fn parse_labels(raw: &[String]) -> Result<Vec<(String, String)>, BackfillErr
         .collect()
 }
 
-/// The live families of one daily record, without the exporter's own series.
-fn record_state(tenant: &str, tenant_id: &str, score: ScoreSnapshot) -> TenantState {
+/// One daily record as the state of a tenant the live exporter would hold.
+fn record_state(tenant: &TenantConfig, score: ScoreSnapshot) -> TenantState {
     TenantState {
         snapshot: Some(Arc::new(TenantSnapshot {
             score: Some(score),
@@ -85,7 +85,8 @@ fn record_state(tenant: &str, tenant_id: &str, score: ScoreSnapshot) -> TenantSt
         })),
         up: true,
         attempted: true,
-        ..TenantState::new(tenant, tenant_id)
+        credential: tenant.credential_name.clone(),
+        ..TenantState::new(&tenant.name, &tenant.tenant_id)
     }
 }
 
@@ -181,10 +182,10 @@ pub async fn run(
     let tmp = output.with_extension(format!("parts-{}", std::process::id()));
     let mut files = FamilyFiles::open(&tmp)?;
     let mut summary = Summary::default();
-    let ids: std::collections::HashMap<&str, &str> = config
+    let by_name: std::collections::HashMap<&str, &TenantConfig> = config
         .tenants
         .iter()
-        .map(|t| (t.name.as_str(), t.tenant_id.as_str()))
+        .map(|t| (t.name.as_str(), t))
         .collect();
 
     // Read a few tenants at once; write each as soon as it arrives.
@@ -214,7 +215,9 @@ pub async fn run(
                 continue;
             }
         };
-        let tenant_id = ids.get(name.as_str()).copied().unwrap_or_default();
+        let Some(tenant) = by_name.get(name.as_str()).copied() else {
+            continue;
+        };
         let mut written = 0;
         // Oldest first, so every series' samples ascend in time.
         let mut snapshots: Vec<ScoreSnapshot> = records
@@ -234,7 +237,7 @@ pub async fn run(
             if !seen_days.insert(ts) {
                 continue; // one sample per series and timestamp
             }
-            let state = record_state(&name, tenant_id, snap);
+            let state = record_state(tenant, snap);
             let fams = record_families(&renderer, &state);
             summary.samples += write_record(&mut files, &renderer, &fams, labels, ts)?;
             written += 1;

@@ -72,9 +72,20 @@ impl Publisher {
 
     /// Adds a tenant (after a reload); an existing entry is kept as it is.
     pub fn add(&self, name: &str, tenant_id: &str) {
+        self.add_with_credential(name, tenant_id, name);
+    }
+
+    /// Adds a tenant that signs in with the named `credential`.
+    pub fn add_with_credential(&self, name: &str, tenant_id: &str, credential: &str) {
         let mut state = TenantState::new(name, tenant_id);
+        state.credential = credential.to_string();
         state.rendered = Some(Arc::new(self.render.render(&state)));
         self.store.add(state);
+    }
+
+    /// A reload changed the credential a tenant signs in with.
+    pub fn set_credential(&self, name: &str, credential: &str) {
+        self.change(name, |t| t.credential = credential.to_string());
     }
 
     /// Forgets a tenant (after a reload): its series vanish.

@@ -15,6 +15,9 @@ pub struct TenantState {
     pub name: String,
     /// The configured tenant id (GUID or domain).
     pub tenant_id: String,
+    /// The named credential the tenant signs in with, else the tenant name (the `credential`
+    /// label of `securescore_tenant_info`).
+    pub credential: String,
     /// The last good snapshot; kept when later refreshes fail.
     pub snapshot: Option<Arc<TenantSnapshot>>,
     /// True when the most recent refresh succeeded.
@@ -35,11 +38,12 @@ pub struct TenantState {
 }
 
 impl TenantState {
-    /// A tenant that has not been refreshed yet.
+    /// A tenant that has not been refreshed yet, signing in with a credential of its own.
     pub fn new(name: &str, tenant_id: &str) -> TenantState {
         TenantState {
             name: name.to_string(),
             tenant_id: tenant_id.to_string(),
+            credential: name.to_string(),
             snapshot: None,
             up: false,
             attempted: false,
@@ -142,6 +146,19 @@ impl Store {
             self.bump();
             return;
         }
+    }
+
+    /// A store of the configured tenants, in configuration order.
+    pub fn for_tenants(tenants: &[crate::config::TenantConfig]) -> Store {
+        let store = Store::new(
+            tenants
+                .iter()
+                .map(|t| (t.name.as_str(), t.tenant_id.as_str())),
+        );
+        for t in tenants {
+            store.update(&t.name, |s| s.credential = t.credential_name.clone());
+        }
+        store
     }
 
     /// Adds a tenant (after a reload); an existing entry is kept as it is.

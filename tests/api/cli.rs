@@ -243,6 +243,16 @@ async fn a_simulated_fleet_is_served_through_one_shared_credential_and_a_tenant_
         .collect();
     assert_eq!(up.len(), 130);
     assert!(up.iter().all(|l| l.ends_with(" 1")), "{up:?}");
+    // Every tenant names the shared credential it signs in with.
+    let info: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("securescore_tenant_info{"))
+        .collect();
+    assert_eq!(info.len(), 130);
+    assert!(
+        info.iter().all(|l| l.contains("credential=\"msp\"")),
+        "{info:?}"
+    );
     assert_eq!(
         body.lines()
             .filter(|l| l.starts_with("# HELP securescore_up "))
