@@ -2,10 +2,10 @@
 //! `POST /-/reload`, stops on SIGTERM or SIGINT.
 
 use super::args::DaemonFlags;
-use super::{config_failure, init_logging, load, shutdown_signal};
+use super::{config_failure, init_logging, load, shutdown_signal, web_config_error};
 use anyhow::Context;
 use securescore_exporter::app::{App, AppError, ConfigLoader};
-use securescore_exporter::config::{Config, ConfigError};
+use securescore_exporter::config::Config;
 use securescore_exporter::http::ReloadRequest;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -55,16 +55,12 @@ pub async fn serve(config: Config, loader: Option<ConfigLoader>) -> anyhow::Resu
 }
 
 /// The exit code for a daemon that ended with `result`: a web config that cannot be used is a
-/// configuration error (2), like every other.
-pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+/// configuration error (2), like every other, reported before anything listens.
+pub fn exit_code(result: anyhow::Result<()>, flags: &DaemonFlags) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<AppError>() {
-            Some(AppError::WebConfig(w)) => config_failure(&ConfigError::Invalid {
-                key: "web.config_file".into(),
-                origin: String::new(),
-                reason: w.to_string(),
-            }),
+            Some(AppError::WebConfig(w)) => config_failure(&web_config_error(w.to_string(), flags)),
             _ => {
                 tracing::error!(error = format!("{e:#}"), "exporter failed");
                 eprintln!("error: {e:#}");
@@ -83,5 +79,5 @@ pub async fn run(flags: &DaemonFlags) -> ExitCode {
     init_logging(&config);
     let for_reload = flags.clone();
     let loader: ConfigLoader = std::sync::Arc::new(move || load(&for_reload));
-    exit_code(serve(config, Some(loader)).await)
+    exit_code(serve(config, Some(loader)).await, flags)
 }

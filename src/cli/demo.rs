@@ -3,7 +3,7 @@
 
 use super::args::DaemonFlags;
 use super::daemon::{exit_code, serve};
-use super::{check_web_config, config_failure, init_logging};
+use super::{config_failure, init_logging};
 use anyhow::Context;
 use securescore_exporter::app::demo::{self, DemoError};
 use securescore_exporter::app::ConfigLoader;
@@ -17,11 +17,11 @@ pub async fn run(flags: &DaemonFlags, refresh_interval: &str) -> ExitCode {
     let demo = match demo::prepare(options, &listen, refresh_interval, &overrides).await {
         Ok(d) => d,
         Err(DemoError::Config(e)) => return config_failure(&e),
-        Err(e) => return exit_code(Err(anyhow::Error::new(e)).context("preparing the demo")),
+        Err(e) => {
+            let e = Err(anyhow::Error::new(e)).context("preparing the demo");
+            return exit_code(e, flags);
+        }
     };
-    if let Err(e) = check_web_config(&demo.config, flags) {
-        return config_failure(&e);
-    }
     init_logging(&demo.config);
     let scheme = if demo.config.web_config_file.is_some() {
         "https or http, as the web config says"
@@ -30,7 +30,7 @@ pub async fn run(flags: &DaemonFlags, refresh_interval: &str) -> ExitCode {
     };
     tracing::info!(
         simulator = demo.simulator.base_url(),
-        config = %demo.config.listen[0],
+        config = %demo.config_path.display(),
         "demo: the daemon reads the built-in Graph simulator; open /metrics on {} ({scheme})",
         demo.config.listen[0]
     );
@@ -40,5 +40,5 @@ pub async fn run(flags: &DaemonFlags, refresh_interval: &str) -> ExitCode {
     });
     let result = serve(demo.config.clone(), Some(loader)).await;
     drop(demo);
-    exit_code(result)
+    exit_code(result, flags)
 }

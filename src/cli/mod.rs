@@ -26,34 +26,38 @@ pub fn config_failure(e: &ConfigError) -> ExitCode {
     ExitCode::from(EXIT_CONFIG)
 }
 
-/// Loads and validates the configuration `flags` name, the web config included.
+/// Loads and validates the configuration `flags` name. The web config it points to is read
+/// where it is used: by the server (`App::build`), or by `check-config`.
 pub fn load(flags: &DaemonFlags) -> Result<Config, ConfigError> {
-    let config = Config::load_with(
+    Config::load_with(
         flags.config.config.as_deref(),
         &AzureEnv::from_process(),
         &flags.overrides(),
-    )?;
-    check_web_config(&config, flags)?;
-    Ok(config)
+    )
 }
 
-/// A bad web config is a configuration error, reported before anything listens, naming the
-/// flag or the key that chose the file.
-pub fn check_web_config(config: &Config, flags: &DaemonFlags) -> Result<(), ConfigError> {
-    let Some(path) = &config.web_config_file else {
-        return Ok(());
+/// A web config that cannot be used, as a configuration error naming the flag or the key that
+/// chose the file.
+pub fn web_config_error(reason: String, flags: &DaemonFlags) -> ConfigError {
+    let (key, origin) = match &flags.web.web_config_file {
+        Some(_) => ("--web.config.file", " (from the command line)"),
+        None => ("web.config_file", ""),
     };
-    WebConfig::load(path).map(|_| ()).map_err(|e| {
-        let (key, origin) = match &flags.web.web_config_file {
-            Some(_) => ("--web.config.file", " (from the command line)"),
-            None => ("web.config_file", ""),
-        };
-        ConfigError::Invalid {
-            key: key.into(),
-            origin: origin.into(),
-            reason: e.to_string(),
-        }
-    })
+    ConfigError::Invalid {
+        key: key.into(),
+        origin: origin.into(),
+        reason,
+    }
+}
+
+/// `check-config`'s look at the web config (the daemon reads it once, when it starts serving).
+pub fn check_web_config(config: &Config, flags: &DaemonFlags) -> Result<(), ConfigError> {
+    match &config.web_config_file {
+        Some(path) => WebConfig::load(path)
+            .map(|_| ())
+            .map_err(|e| web_config_error(e.to_string(), flags)),
+        None => Ok(()),
+    }
 }
 
 /// True when neither a config file nor the Azure variables name a tenant: the demo runs.

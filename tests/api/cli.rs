@@ -285,6 +285,11 @@ fn bad_inputs_get_precise_messages() {
         std::fs::write(dir.path().join(name), format!("{base}{extra}")).unwrap();
     }
     std::fs::write(dir.path().join("broken.toml"), "[graph\n").unwrap();
+    std::fs::write(
+        dir.path().join("web.yml"),
+        "tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\n",
+    )
+    .unwrap();
     // (arguments, environment, the exact message)
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
     let cases: &[Case] = &[
@@ -357,6 +362,21 @@ fn bad_inputs_get_precise_messages() {
             &["check-config", "--config", "base.toml", "--shard.index", "5", "--shard.count", "2"],
             &[],
             "error: invalid configuration: key `--shard.index` (from the command line): must be below shard.count, and shard.count above 0",
+        ),
+        (
+            &["--config", "base.toml", "--web.config.file", "web.yml", "--web.listen-address", "127.0.0.1:0"],
+            &[],
+            "error: invalid configuration: key `--web.config.file` (from the command line): web config web.yml: tls_server_config.cert_file: cannot read missing.pem: No such file or directory (os error 2)",
+        ),
+        (
+            &["demo", "--web.config.file", "web.yml", "--web.listen-address", "127.0.0.1:0", "--log.level", "error"],
+            &[],
+            "error: invalid configuration: key `--web.config.file` (from the command line): web config web.yml: tls_server_config.cert_file: cannot read missing.pem: No such file or directory (os error 2)",
+        ),
+        (
+            &["check-config", "--config", "base.toml", "--web.config.file", "web.yml"],
+            &[],
+            "error: invalid configuration: key `--web.config.file` (from the command line): web config web.yml: tls_server_config.cert_file: cannot read missing.pem: No such file or directory (os error 2)",
         ),
         (
             &["--config", "base.toml", "demo"],

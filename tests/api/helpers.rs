@@ -517,3 +517,29 @@ pub fn promtool_check_metrics(body: &[u8]) -> String {
     assert!(out.status.success(), "promtool: {report}");
     report
 }
+
+/// A child process that is killed when the test lets go of it, so a failing assertion never
+/// leaves a daemon or a Prometheus running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}

@@ -78,13 +78,15 @@ async fn a_real_prometheus_scrapes_the_demo_and_runs_every_rule_and_panel() {
     let port = free_port();
     let prom_port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let mut exp = exporter()
-        .args(["demo", "--web.listen-address", &format!("127.0.0.1:{port}")])
-        .env("TMPDIR", dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut exp = KillOnDrop(
+        exporter()
+            .args(["demo", "--web.listen-address", &format!("127.0.0.1:{port}")])
+            .env("TMPDIR", dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_http_ok(&format!("http://127.0.0.1:{port}/-/ready"), 30).await;
     let rules = crate::dashboards::repo().join("deploy/prometheus/securescore.rules.yml");
     let cfg = dir.path().join("prometheus.yml");
@@ -96,17 +98,19 @@ async fn a_real_prometheus_scrapes_the_demo_and_runs_every_rule_and_panel() {
         ),
     )
     .unwrap();
-    let mut prom = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus is installed (apt-get install prometheus)");
+    let mut prom = KillOnDrop(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed (apt-get install prometheus)"),
+    );
     let client = reqwest::Client::new();
     let api = |path: String, query: Option<String>| {
         let client = client.clone();
