@@ -13,6 +13,8 @@ pub const CATEGORY_MAX_POINTS: &str = "securescore_category_max_points";
 pub const CONTROL_POINTS: &str = "securescore_control_points";
 pub const CONTROL_MAX_POINTS: &str = "securescore_control_max_points";
 pub const CONTROL_RANK: &str = "securescore_control_rank";
+pub const CONTROL_ITEMS: &str = "securescore_control_items";
+pub const CONTROL_ITEMS_IN_SCOPE: &str = "securescore_control_items_in_scope";
 pub const CONTROL_INFO: &str = "securescore_control_info";
 pub const PEER_AVERAGE_RATIO: &str = "securescore_peer_average_ratio";
 pub const PEER_CATEGORY_POINTS: &str = "securescore_peer_category_points";
@@ -55,6 +57,8 @@ pub const SNAPSHOT_METRICS: &[(&str, &[&str], &str)] = &[
     (CATEGORY_MAX_POINTS, &["tenant", "category"], "Points achievable per category: sum of per-control maxima (controlScores score*100/scoreInPercentage, else secureScoreControlProfiles maxScore)"),
     (CONTROL_POINTS, &["tenant", "control", "category"], "Points achieved by a control (Graph secureScores controlScores[].score)"),
     (CONTROL_MAX_POINTS, &["tenant", "control", "category"], "Points achievable by a control (controlScores score*100/scoreInPercentage, else Graph secureScoreControlProfiles maxScore)"),
+    (CONTROL_ITEMS, &["tenant", "control", "category"], "Items that meet a control, usually users, devices or policies (Graph secureScores controlScores[].count, sent as a string; Microsoft does not document its meaning)"),
+    (CONTROL_ITEMS_IN_SCOPE, &["tenant", "control", "category"], "Items in scope of a control (Graph secureScores controlScores[].total, sent as a string; Microsoft does not document its meaning)"),
     (CONTROL_RANK, &["tenant", "control"], "Microsoft's priority of a control (Graph secureScoreControlProfiles rank)"),
     (CONTROL_INFO, &CONTROL_INFO_LABELS, "Control metadata from Graph secureScoreControlProfiles (title, service, tier, actionType, implementationCost, userImpact, newest controlStateUpdates state, deprecated); value is always 1"),
     (PEER_AVERAGE_RATIO, &["tenant", "basis"], "Average score of peer tenants as a ratio (Graph secureScores averageComparativeScores[].averageScore / 100)"),

@@ -187,15 +187,20 @@ fn add_score<'a>(
         fams[index_of(CATEGORY_POINTS)].add(&[tenant, &c.category], c.points);
         fams[index_of(CATEGORY_MAX_POINTS)].add(&[tenant, &c.category], c.max_points);
     }
-    for c in s
-        .controls
-        .iter()
-        .filter(|c| filter.control(&c.category, &c.info.service, c.points, c.max_points))
-    {
+    for c in s.controls.iter().filter(|c| {
+        filter.control(
+            &c.category,
+            &c.info.service,
+            c.points.get(),
+            c.max_points.get(),
+        )
+    }) {
         let labels = [tenant, &*c.name, &*c.category];
-        fams[index_of(CONTROL_POINTS)].add_opt(&labels, c.points);
-        fams[index_of(CONTROL_MAX_POINTS)].add_opt(&labels, c.max_points);
-        fams[index_of(CONTROL_RANK)].add_opt(&[tenant, &c.name], c.rank);
+        fams[index_of(CONTROL_POINTS)].add_opt(&labels, c.points.get());
+        fams[index_of(CONTROL_MAX_POINTS)].add_opt(&labels, c.max_points.get());
+        fams[index_of(CONTROL_ITEMS)].add_opt(&labels, c.items.get());
+        fams[index_of(CONTROL_ITEMS_IN_SCOPE)].add_opt(&labels, c.items_in_scope.get());
+        fams[index_of(CONTROL_RANK)].add_opt(&[tenant, &c.name], c.rank.get());
         let i = &c.info;
         fams[index_of(CONTROL_INFO)].add(
             &[

@@ -117,8 +117,8 @@ fn score_block(out: &mut String, s: &ScoreSnapshot) {
         .controls
         .iter()
         .filter_map(|c| {
-            let max = c.max_points?;
-            let avail = max - c.points.unwrap_or(0.0);
+            let max = c.max_points.get()?;
+            let avail = max - c.points.get().unwrap_or(0.0);
             (avail > 0.0).then_some((c, avail))
         })
         .collect();

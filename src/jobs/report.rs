@@ -171,8 +171,8 @@ pub fn tenant_report(
         .controls
         .iter()
         .filter_map(|c| {
-            let max = c.max_points?;
-            let points = c.points.unwrap_or(0.0);
+            let max = c.max_points.get()?;
+            let points = c.points.get().unwrap_or(0.0);
             (max - points > 0.0).then(|| ActionReport {
                 control: c.name.to_string(),
                 title: c.info.title.clone(),
@@ -183,7 +183,7 @@ pub fn tenant_report(
                 user_impact: c.info.user_impact.clone(),
                 implementation_cost: c.info.implementation_cost.clone(),
                 state: c.info.state.clone(),
-                rank: c.rank,
+                rank: c.rank.get(),
             })
         })
         .collect();

@@ -185,9 +185,11 @@ impl ScoreSnapshot {
             controls.push(Control {
                 name: intern_text(name),
                 category: intern_text(&category),
-                points: cs.score,
-                max_points: control_max(cs, profile),
-                rank: profile.and_then(|p| p.rank),
+                points: cs.score.into(),
+                max_points: control_max(cs, profile).into(),
+                rank: profile.and_then(|p| p.rank).into(),
+                items: non_negative(cs.count).into(),
+                items_in_scope: non_negative(cs.total).into(),
                 info: intern_info(control_info(name, profile)),
             });
         }
@@ -208,8 +210,8 @@ impl ScoreSnapshot {
                     categories.last_mut().expect("just pushed")
                 }
             };
-            entry.points += c.points.unwrap_or(0.0);
-            entry.max_points += c.max_points.unwrap_or(0.0);
+            entry.points += c.points.get().unwrap_or(0.0);
+            entry.max_points += c.max_points.get().unwrap_or(0.0);
         }
 
         let mut bases = HashSet::new();

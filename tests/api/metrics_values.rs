@@ -130,6 +130,14 @@ async fn assert_tenant_matches_graph(app: &TestApp, tenant: &str) {
             Some(num(&profile["rank"])),
             "{name}"
         );
+        // count and total, sent as strings; no series where Graph sends none.
+        for (metric, field) in [
+            ("securescore_control_items", "count"),
+            ("securescore_control_items_in_scope", "total"),
+        ] {
+            let want = c.get(field).map(num);
+            assert_eq!(s.get(metric, &labels), want, "{name} {field}");
+        }
         let info = s.all(
             "securescore_control_info",
             &[("tenant", tenant), ("control", name)],

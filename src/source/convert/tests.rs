@@ -70,12 +70,15 @@ fn live_shape_converts_to_exact_values() {
 fn control_max_comes_from_percentage_else_profile() {
     let s = live();
     // score * 100 / scoreInPercentage
-    assert_eq!(control(&s, "mdo_safelinksforemail").max_points, Some(9.0));
-    assert_eq!(control(&s, "MFARegistrationV2").max_points, Some(9.0));
+    assert_eq!(
+        control(&s, "mdo_safelinksforemail").max_points.get(),
+        Some(9.0)
+    );
+    assert_eq!(control(&s, "MFARegistrationV2").max_points.get(), Some(9.0));
     // scoreInPercentage 0: the profile's maxScore.
-    assert_eq!(control(&s, "scid_2010").max_points, Some(3.0));
+    assert_eq!(control(&s, "scid_2010").max_points.get(), Some(3.0));
     // Neither known: no maximum.
-    assert_eq!(control(&s, "unprofiled_control").max_points, None);
+    assert_eq!(control(&s, "unprofiled_control").max_points.get(), None);
 }
 
 #[test]
@@ -137,7 +140,7 @@ fn control_info_is_normalised() {
         "Do not allow users to grant consent to \"unreliable\" applications"
     );
     assert_eq!(apps.tier, "defense_in_depth");
-    assert_eq!(control(&s, "IntegratedApps").rank, Some(10.0));
+    assert_eq!(control(&s, "IntegratedApps").rank.get(), Some(10.0));
     let links = &control(&s, "mdo_safelinksforemail").info;
     assert_eq!(links.implementation_cost, "medium");
     assert!(links.deprecated);
@@ -158,7 +161,7 @@ fn control_without_profile_still_has_info() {
     let c = control(&s, "unprofiled_control");
     assert_eq!(c.info.title, "unprofiled_control");
     assert_eq!(c.info.state, "default");
-    assert_eq!(c.rank, None);
+    assert_eq!(c.rank.get(), None);
 }
 
 #[test]
@@ -218,8 +221,8 @@ fn numbers_sent_as_strings_become_numbers() {
     assert_eq!(s.max_points, Some(274.5));
     assert_eq!(s.active_users, Some(12.0));
     assert_eq!(s.licensed_users, None);
-    assert_eq!(control(&s, "AdminMFAV2").points, Some(10.0));
-    assert_eq!(control(&s, "AdminMFAV2").max_points, Some(10.0));
+    assert_eq!(control(&s, "AdminMFAV2").points.get(), Some(10.0));
+    assert_eq!(control(&s, "AdminMFAV2").max_points.get(), Some(10.0));
 }
 
 #[test]
@@ -269,7 +272,7 @@ fn duplicates_keep_the_first_entry() {
             .count(),
         1
     );
-    assert_eq!(control(&s, "AdminMFAV2").points, Some(10.0));
+    assert_eq!(control(&s, "AdminMFAV2").points.get(), Some(10.0));
     assert_eq!(
         s.peers.iter().filter(|p| p.basis == "total_seats").count(),
         1
@@ -303,15 +306,15 @@ fn odd_controls_are_handled_without_failing() {
         "nameless control skipped"
     );
     assert_eq!(&*control(&s, "NoCategory").category, "unknown");
-    assert_eq!(control(&s, "NoCategory").max_points, Some(4.0));
+    assert_eq!(control(&s, "NoCategory").max_points.get(), Some(4.0));
     // Other categories are lowercased and passed through.
     assert_eq!(&*control(&s, "LegacyCategory").category, "account");
-    assert_eq!(control(&s, "LegacyCategory").max_points, Some(2.0));
-    assert_eq!(control(&s, "NoMaxKnown").max_points, None);
+    assert_eq!(control(&s, "LegacyCategory").max_points.get(), Some(2.0));
+    assert_eq!(control(&s, "NoMaxKnown").max_points.get(), None);
     let w = control(&s, "WeirdTypes");
-    assert_eq!((w.points, w.max_points), (None, None));
+    assert_eq!((w.points.get(), w.max_points.get()), (None, None));
     // OneAdmin has a count without a total.
-    assert_eq!(control(&s, "OneAdmin").max_points, Some(1.0));
+    assert_eq!(control(&s, "OneAdmin").max_points.get(), Some(1.0));
 }
 
 #[test]
@@ -354,4 +357,28 @@ fn graph_times_parse_in_their_forms() {
         Some(1_784_246_400.0)
     );
     assert_eq!(parse_graph_time("yesterday"), None);
+}
+
+#[test]
+fn control_items_come_from_count_and_total_sent_as_strings() {
+    let s = live();
+    let mfa = control(&s, "MFARegistrationV2");
+    assert_eq!(
+        (mfa.items.get(), mfa.items_in_scope.get()),
+        (Some(3.0), Some(3.0))
+    );
+    let devices = control(&s, "scid_2010");
+    assert_eq!(
+        (devices.items.get(), devices.items_in_scope.get()),
+        (Some(0.0), Some(4.0))
+    );
+    // Absent: no value, never zero.
+    let apps = control(&s, "IntegratedApps");
+    assert_eq!((apps.items.get(), apps.items_in_scope.get()), (None, None));
+}
+
+#[test]
+fn a_control_stays_small() {
+    // 10,000 tenants hold about two million of them.
+    assert_eq!(std::mem::size_of::<Control>(), 80);
 }
