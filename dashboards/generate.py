@@ -294,6 +294,21 @@ def tenant():
                 {"id": "thresholds", "value": {"mode": "absolute", "steps": [{"color": "red", "value": None}, {"color": "green", "value": 0}]}},
                 {"id": "custom.cellOptions", "value": {"type": "color-text"}}]}],
             options={"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"], "fields": "", "countRows": False}}),
+        panel("table", "Coverage per control", 0, 33, 24, 10, [
+            target("sort_desc((max by (tenant, control) (securescore_control_items_in_scope{%s}) - max by (tenant, control) (securescore_control_items{%s})) * on (tenant, control) group_left (title) max by (tenant, control, title) (securescore_control_info{%s}))" % (t, t, t), "A", instant=True, table=True),
+            target("max by (tenant, control) (securescore_control_items{%s})" % t, "B", instant=True, table=True),
+            target("max by (tenant, control) (securescore_control_items_in_scope{%s})" % t, "C", instant=True, table=True),
+        ], description="What each control's score is made of, where Graph says (controlScores count and total): the items in scope, usually users, devices or policies, those that meet the control, and those that do not yet (e.g. users without MFA). Microsoft does not document the fields; controls without them are not listed.",
+            transformations=[
+                {"id": "merge", "options": {}},
+                {"id": "filterByValue", "options": {"filters": [{"fieldName": "Value #A", "config": {"id": "isNull", "options": {}}}], "type": "exclude", "match": "any"}},
+                {"id": "organize", "options": {
+                    "excludeByName": {"Time": True, "job": True, "instance": True, "tenant": True},
+                    "indexByName": {"title": 0, "Value #A": 1, "Value #B": 2, "Value #C": 3, "control": 4},
+                    "renameByName": {"title": "Control", "Value #A": "Not yet covered", "Value #B": "Covered", "Value #C": "In scope", "control": "Id"}}},
+                {"id": "sortBy", "options": {"sort": [{"field": "Not yet covered", "desc": True}]}},
+            ],
+            options={"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"], "fields": "", "countRows": False}}),
     ]
     return dashboard("securescore-tenant", "Secure Score — tenant",
                      "One tenant: score against Microsoft's bands and its peers, categories, the most valuable next actions, and what changed.",
