@@ -126,14 +126,20 @@ fn score_block(out: &mut String, s: &ScoreSnapshot) {
     if !actions.is_empty() {
         out.push_str("<h3>Top actions</h3><ol class=\"actions\">");
         for (c, avail) in actions.iter().take(5) {
+            // Graph's count/total, where it sends them: how far the control has got.
+            let coverage = match (c.items.get(), c.items_in_scope.get()) {
+                (Some(n), Some(of)) => format!(" · {} of {} covered", points(n), points(of)),
+                _ => String::new(),
+            };
             let _ = write!(
                 out,
-                "<li data-control=\"{}\"><span class=\"title\">{}</span><span class=\"meta\">+{} points · {} impact · {} cost</span></li>",
+                "<li data-control=\"{}\"><span class=\"title\">{}</span><span class=\"meta\">+{} points · {} impact · {} cost{}</span></li>",
                 escape(&c.name),
                 escape(&c.info.title),
                 points(*avail),
                 escape(&c.info.user_impact),
-                escape(&c.info.implementation_cost)
+                escape(&c.info.implementation_cost),
+                coverage
             );
         }
         out.push_str("</ol>");
@@ -304,5 +310,37 @@ mod tests {
         assert!(css.contains(".w0{width:0%}") && css.contains(".w100{width:100%}"));
         assert_eq!(width(0.456), "w46");
         assert_eq!(width(1.7), "w100");
+    }
+
+    #[test]
+    fn an_action_shows_how_many_items_it_covers() {
+        let fixture = |name: &str| {
+            std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures/graph")
+                    .join(name),
+            )
+            .unwrap()
+        };
+        let items = |name: &str| {
+            let v: serde_json::Value = serde_json::from_str(&fixture(name)).unwrap();
+            v["value"].as_array().unwrap().clone()
+        };
+        let snapshot = crate::core::snapshot::TenantSnapshot::from_json(
+            &items("secure_scores_live_shape.json"),
+            &items("control_profiles_page.json"),
+        );
+        let store = Store::new([("contoso", "id")]);
+        let snapshot = std::sync::Arc::new(snapshot);
+        store.update("contoso", |t| t.succeeded(snapshot.clone(), 0.0));
+        let html = render(&store);
+        // scid_2010: 0 of 4 devices; a control without count/total shows no coverage.
+        let action = html
+            .split("<li data-control=\"scid_2010\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</li>").next())
+            .expect("scid_2010 is a top action");
+        assert!(action.contains("· 0 of 4 covered"), "{action}");
+        assert_eq!(html.matches(" covered</span>").count(), 1, "{html}");
     }
 }
