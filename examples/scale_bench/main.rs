@@ -3,7 +3,11 @@
 //!
 //!     cargo build --release && cargo run --release --example scale_bench -- \
 //!         [--tenants 1000,10000] [--latency 100ms..400ms] [--concurrency 64] \
-//!         [--idle 20s] [--wrk 10s] [--controls all,incomplete]
+//!         [--idle 20s] [--wrk 10s] [--controls all,incomplete] [--runs 3]
+//!
+//! With `--runs N` each case runs N times: every run's figures, then each figure's median and
+//! range (flagged when it moved by more than 10 %), every target per run and how many runs
+//! passed it. The machine's load is printed before the start and before each run.
 //!
 //! Needs nginx and wrk (`apt-get install nginx wrk`). For each fleet size it starts
 //! `securescore_exporter simulate --tenants N` at nice 19 (one multi-tenant app, Graph's per-tenant limits
@@ -26,12 +30,14 @@
 mod measure;
 mod procs;
 mod serving;
+mod summary;
 
 use measure::*;
 use procs::*;
 use securescore_exporter::config::series_filter::ControlsMode;
 use serving::*;
 use std::time::Instant;
+use summary::*;
 
 pub(crate) const MIB: f64 = 1024.0 * 1024.0;
 
@@ -55,6 +61,7 @@ fn main() {
         o.latency.1.as_millis(),
         o.concurrency
     );
+    println!("before start: {}", load_line());
     let mut results = Vec::new();
     for (i, &n) in o.tenants.iter().enumerate() {
         let started = Instant::now();
@@ -65,9 +72,19 @@ fn main() {
         );
         for &controls in &o.controls {
             let compare = i == 0 && controls == "incomplete";
-            let r = run_case(&bin, &sim, n, controls, &o, &work, compare);
-            report_case(&r);
-            results.push(r);
+            let mut runs = Vec::new();
+            for run in 1..=o.runs {
+                if o.runs > 1 {
+                    println!("\n# run {run} of {}, {}", o.runs, load_line());
+                }
+                let r = run_case(&bin, &sim, n, controls, &o, &work, compare);
+                report_case(&r);
+                runs.push(r);
+            }
+            if o.runs > 1 {
+                print_summary(&runs);
+            }
+            results.extend(runs);
         }
     }
     println!("\n## encode cost (in-process, release build)");
@@ -84,53 +101,21 @@ fn main() {
             );
         }
     }
-    println!("\n## targets");
-    for r in &results {
-        let ratio = r.makespan / r.bound;
-        if r.n >= 10_000 && r.controls == "incomplete" {
-            println!("{} 10,000 tenants incomplete: makespan {:.1} s = {ratio:.3} x bound {:.1} s (<= 1.15)", verdict(ratio <= 1.15), r.makespan, r.bound);
-            println!(
-                "{} 10,000 tenants incomplete: peak RSS {:.0} MiB (<= 512)",
-                verdict(r.hwm_mib <= 512.0),
-                r.hwm_mib
-            );
-        }
-        if r.n == 1_000 && r.controls == "all" {
-            println!(
-                "{} 1,000 tenants all: peak RSS {:.0} MiB (<= 256)",
-                verdict(r.hwm_mib <= 256.0),
-                r.hwm_mib
-            );
-        }
-        let (d, i) = (percentile(&r.during, 99.0), percentile(&r.idle, 99.0));
-        let warm = percentile(&r.during_warm, 99.0);
-        println!(
-            "{} {} tenants {}: scrape p99 during refresh {} <= 2 x idle p99 {} (from 1 s after start: {})",
-            verdict(d.as_secs_f64() <= 2.0 * i.as_secs_f64()),
-            r.n,
-            r.controls,
-            ms(d),
-            ms(i),
-            ms(warm)
-        );
-        if let Some(t) = &r.throughput {
-            for (what, (e, x)) in [("gzip", t.gzip), ("plain", t.plain)] {
-                println!(
-                    "{} /metrics throughput ({what}, {} tenants): {e:.0} req/s vs nginx {x:.0} req/s = {:.2} (>= 0.8)",
-                    verdict(e >= 0.8 * x),
-                    r.n,
-                    e / x
-                );
-            }
-        }
-        if r.up != r.n {
-            println!(
-                "FAIL {} tenants {}: only {} tenants up",
-                r.n, r.controls, r.up
-            );
-        }
-    }
+    print_targets(&results);
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// The machine's load, so a run on a busy machine shows as one.
+fn load_line() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let f: Vec<&str> = load.split_whitespace().collect();
+    format!(
+        "load average {} {} {} (1, 5, 15 min), {} runnable",
+        f.first().unwrap_or(&"?"),
+        f.get(1).unwrap_or(&"?"),
+        f.get(2).unwrap_or(&"?"),
+        f.get(3).unwrap_or(&"?")
+    )
 }
 
 fn report_case(r: &CaseResult) {

@@ -29,6 +29,8 @@ pub(crate) struct Options {
     pub(crate) idle: Duration,
     pub(crate) wrk: Duration,
     pub(crate) controls: Vec<&'static str>,
+    /// Runs of each case (figures are reported as medians over them).
+    pub(crate) runs: usize,
 }
 
 pub(crate) fn parse_args() -> Options {
@@ -39,6 +41,7 @@ pub(crate) fn parse_args() -> Options {
         idle: Duration::from_secs(20),
         wrk: Duration::from_secs(10),
         controls: vec!["all", "incomplete"],
+        runs: 1,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dur = |v: &str| humantime::parse_duration(v).unwrap_or_else(|e| panic!("`{v}`: {e}"));
@@ -56,6 +59,7 @@ pub(crate) fn parse_args() -> Options {
             "--concurrency" => o.concurrency = v.parse().expect("N"),
             "--idle" => o.idle = dur(v),
             "--wrk" => o.wrk = dur(v),
+            "--runs" => o.runs = v.parse::<usize>().expect("N").max(1),
             "--controls" => {
                 o.controls = v
                     .split(',')
