@@ -4,10 +4,11 @@
     python3 dashboards/generate.py          # rewrite dashboards/*.json
     python3 dashboards/generate.py --check  # exit 1 if a committed file differs from the generator
 
-Metric names, recording rules and score bands used here match src/metrics.rs and
+Metric names, recording rules and score bands used here match src/core/names.rs, src/core/band.rs and
 deploy/prometheus/securescore.rules.yml; tests check that every name a panel uses exists.
 """
 import json
+import math
 import pathlib
 import sys
 
@@ -19,7 +20,9 @@ BANDS = {
     "mode": "absolute",
     "steps": [
         {"color": "red", "value": None},
-        {"color": "orange", "value": 0.65},
+        # Grafana colours a value by the highest step at or below it, so a step at 0.65 would
+        # call exactly 65 % "good"; the band is inclusive: 65 % is concern.
+        {"color": "orange", "value": math.nextafter(0.65, 1.0)},
         {"color": "green", "value": 0.8},
     ],
 }

@@ -199,3 +199,51 @@ fn dashboards_follow_the_conventions() {
         }
     }
 }
+
+/// The colour Grafana gives `v`: the highest step at or below it (the first step has no value).
+fn threshold_colour(steps: &[serde_json::Value], v: f64) -> String {
+    let mut colour = String::new();
+    for s in steps {
+        let reached = match s["value"].as_f64() {
+            None => true,
+            Some(at) => v >= at,
+        };
+        if reached {
+            colour = s["color"].as_str().unwrap_or_default().to_string();
+        }
+    }
+    colour
+}
+
+/// Every band-coloured panel says what the contract says: 65 % or less is concern (inclusive),
+/// above it up to 80 % good, 80 % or more excellent.
+#[test]
+fn band_thresholds_keep_the_65_percent_edge_inclusive() {
+    let mut checked = 0;
+    for (name, d) in dashboards() {
+        for p in d["panels"].as_array().unwrap() {
+            let steps = &p["fieldConfig"]["defaults"]["thresholds"]["steps"];
+            let Some(steps) = steps.as_array() else {
+                continue;
+            };
+            let colours: Vec<&str> = steps.iter().filter_map(|s| s["color"].as_str()).collect();
+            // The score bands (ratios); other red/orange/green scales (days, seconds) differ.
+            if colours != ["red", "orange", "green"] || steps[2]["value"].as_f64() != Some(0.8) {
+                continue;
+            }
+            let title = p["title"].as_str().unwrap_or_default();
+            for (v, want) in [
+                (0.5, "red"),
+                (0.65, "red"),
+                (0.6500001, "orange"),
+                (0.7999, "orange"),
+                (0.8, "green"),
+                (1.0, "green"),
+            ] {
+                assert_eq!(threshold_colour(steps, v), want, "{name} / {title} at {v}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "band-coloured panels were found ({checked})");
+}
