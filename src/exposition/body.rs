@@ -9,7 +9,7 @@ use super::gzip::{Piece, Run};
 use super::render::SeriesRenderer;
 use super::self_metrics::SelfMetrics;
 use crate::core::deflate::Part;
-use crate::state::{Store, TenantState};
+use crate::state::Store;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -86,16 +86,19 @@ impl MetricsBody {
     }
 
     pub fn encode_tenant(&self, tenant: &str) -> Option<Vec<u8>> {
-        let states: Vec<TenantState> = self
-            .store
-            .tenants()
-            .into_iter()
-            .filter(|t| t.name == tenant)
-            .collect();
-        if states.is_empty() {
-            return None;
+        let t = self.store.get(tenant)?;
+        // The parts its last change rendered; nothing is rendered per request.
+        let parts = match &t.rendered {
+            Some(parts) => parts.clone(),
+            None => Arc::new(self.renderer.render_parts(&t)),
+        };
+        let mut buf = Vec::new();
+        for (header, part) in self.headers.iter().zip(parts.iter()) {
+            if part.len > 0 {
+                buf.extend_from_slice(&header.inflate());
+                buf.extend_from_slice(&part.inflate());
+            }
         }
-        let mut buf = self.renderer.render(&states);
         buf.extend_from_slice(&self.own.tenant_counters_text(tenant));
         Some(buf)
     }
@@ -346,10 +349,10 @@ mod tests {
     /// 150 tenants (three blocks) of simulator data under three snapshots.
     fn fleet_store() -> (Arc<Store>, Vec<TenantSnapshot>) {
         let today = time::macros::date!(2026 - 11 - 27);
-        let snapshots: Vec<_> = securescore_sim::data::fleet_tenants(3, 1)
+        let snapshots: Vec<_> = securescore_sim::spec::fleet_tenants(3, 1)
             .iter()
             .map(|spec| {
-                let data = securescore_sim::data::generate(spec, today);
+                let data = securescore_sim::generate::generate(spec, today);
                 TenantSnapshot::from_json(&data.records, &data.profiles)
             })
             .collect();

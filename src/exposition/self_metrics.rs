@@ -9,6 +9,7 @@
 use crate::core::deflate::Part;
 use crate::core::failure::FailureReason;
 use crate::core::names::*;
+use crate::exposition::render::write_sample;
 use crate::source::events::GraphEvents;
 use crate::source::graph::{CONTROL_PROFILES, SECURE_SCORES};
 use crate::state::refresh::RefreshEvents;
@@ -20,6 +21,10 @@ use prometheus::{
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+const REFRESH_FAILURES_HELP: &str = "Failed tenant refreshes by bounded reason (auth, throttled, http, transport, timeout, decode, security)";
+const PARTIAL_RESPONSES_HELP: &str =
+    "Graph answers with 206 Partial Content (a security provider failed; data may be incomplete)";
 
 /// How old the process metrics in a scrape may be.
 pub const PROCESS_TTL: Duration = Duration::from_secs(1);
@@ -70,7 +75,7 @@ fn register(registry: &Registry, collectors: Vec<Box<dyn Collector>>) {
 impl SelfMetrics {
     pub fn new() -> Arc<SelfMetrics> {
         let refresh_failures = IntCounterVec::new(
-            Opts::new(REFRESH_FAILURES, "Failed tenant refreshes by bounded reason (auth, throttled, http, transport, timeout, decode, security)"),
+            Opts::new(REFRESH_FAILURES, REFRESH_FAILURES_HELP),
             &["tenant", "reason"],
         )
         .expect("valid metric");
@@ -85,7 +90,7 @@ impl SelfMetrics {
         )
         .expect("valid metric");
         let partial_responses = IntCounterVec::new(
-            Opts::new(GRAPH_PARTIAL_RESPONSES, "Graph answers with 206 Partial Content (a security provider failed; data may be incomplete)"),
+            Opts::new(GRAPH_PARTIAL_RESPONSES, PARTIAL_RESPONSES_HELP),
             &["tenant", "endpoint"],
         )
         .expect("valid metric");
@@ -279,27 +284,35 @@ impl SelfMetrics {
         (version, part)
     }
 
-    /// One tenant's counters (refresh failures by reason, 206 answers), for `/probe`.
+    /// One tenant's counters (refresh failures by reason, 206 answers), for `/probe`: read
+    /// directly, so a probe costs the same with ten tenants or ten thousand.
     pub fn tenant_counters_text(&self, tenant: &str) -> Vec<u8> {
-        let mut families = self.tenant_counters.gather();
-        for f in &mut families {
-            let mine: Vec<_> = f
-                .take_metric()
-                .into_iter()
-                .filter(|m| {
-                    m.get_label()
-                        .iter()
-                        .any(|l| l.name() == "tenant" && l.value() == tenant)
-                })
-                .collect();
-            f.set_metric(mine);
+        let mut out = Vec::with_capacity(1024);
+        let header = |out: &mut Vec<u8>, name: &str, help: &str| {
+            out.extend_from_slice(
+                format!("# HELP {name} {help}\n# TYPE {name} counter\n").as_bytes(),
+            );
+        };
+        // Label names in the order the registry writes them (sorted).
+        header(&mut out, REFRESH_FAILURES, REFRESH_FAILURES_HELP);
+        for r in FailureReason::ALL {
+            let v = self
+                .refresh_failures
+                .with_label_values(&[tenant, r.as_str()])
+                .get();
+            let labels = [("reason", r.as_str()), ("tenant", tenant)];
+            write_sample(&mut out, REFRESH_FAILURES, labels, v as f64, None);
         }
-        families.retain(|f| !f.get_metric().is_empty());
-        let mut buf = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
-            tracing::error!(error = %e, "encoding metrics failed");
+        header(&mut out, GRAPH_PARTIAL_RESPONSES, PARTIAL_RESPONSES_HELP);
+        for endpoint in [SECURE_SCORES, CONTROL_PROFILES] {
+            let v = self
+                .partial_responses
+                .with_label_values(&[tenant, endpoint])
+                .get();
+            let labels = [("endpoint", endpoint), ("tenant", tenant)];
+            write_sample(&mut out, GRAPH_PARTIAL_RESPONSES, labels, v as f64, None);
         }
-        buf
+        out
     }
 
     /// The version of the per-tenant counters (changes with each of them).

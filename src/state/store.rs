@@ -150,15 +150,18 @@ impl Store {
 
     /// A store of the configured tenants, in configuration order.
     pub fn for_tenants(tenants: &[crate::config::TenantConfig]) -> Store {
-        let store = Store::new(
-            tenants
-                .iter()
-                .map(|t| (t.name.as_str(), t.tenant_id.as_str())),
-        );
-        for t in tenants {
-            store.update(&t.name, |s| s.credential = t.credential_name.clone());
+        let states = tenants
+            .iter()
+            .map(|t| {
+                let mut state = TenantState::new(&t.name, &t.tenant_id);
+                state.credential = t.credential_name.clone();
+                state
+            })
+            .collect();
+        Store {
+            tenants: RwLock::new(states),
+            version: std::sync::atomic::AtomicU64::new(1),
         }
-        store
     }
 
     /// Adds a tenant (after a reload); an existing entry is kept as it is.
@@ -190,6 +193,16 @@ impl Store {
                 .position(|n| *n == t.name)
                 .unwrap_or(usize::MAX)
         });
+    }
+
+    /// A copy of one tenant's state.
+    pub fn get(&self, name: &str) -> Option<TenantState> {
+        self.tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|t| t.name == name)
+            .cloned()
     }
 
     /// A consistent copy of every tenant's state (cheap: snapshots are shared `Arc`s).

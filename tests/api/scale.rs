@@ -25,6 +25,20 @@ async fn probe_serves_exactly_one_tenant() {
         full.score_series("fabrikam").len() + 2 + 9,
         "its score series, up and last success, and its counters (7 failure reasons, 2 endpoints' 206s)"
     );
+    // Every probed sample is the same series with the same value as in /metrics.
+    for x in &s.samples {
+        let labels: Vec<(&str, &str)> = x
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            full.get(&x.name, &labels),
+            Some(x.value),
+            "{} {labels:?}",
+            x.name
+        );
+    }
     assert_eq!(s.failures("fabrikam", "decode"), Some(0.0));
     assert_eq!(
         s.get(
@@ -59,9 +73,9 @@ async fn cardinality_settings_produce_the_documented_series() {
     let no_device =
         series_with("\n[metrics]\nexclude_categories = [\"device\"]\ninclude_services = [\"*\"]\n")
             .await;
-    let sim = securescore_sim::data::demo_tenants();
+    let sim = securescore_sim::spec::demo_tenants();
     let spec = sim.iter().find(|t| t.name == "fabrikam").unwrap();
-    let raw = securescore_sim::data::generate(spec, time::OffsetDateTime::now_utc().date());
+    let raw = securescore_sim::generate::generate(spec, time::OffsetDateTime::now_utc().date());
     let controls = raw.records[0]["controlScores"].as_array().unwrap();
     let below_max = controls
         .iter()
