@@ -24,6 +24,12 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The daemon flags of each group below, by name.
+const CONFIG: &[&str] = &["--config"];
+const WEB: &[&str] = &["--web.listen-address", "--web.config.file"];
+const SHARD: &[&str] = &["--shard.index", "--shard.count"];
+const LOG: &[&str] = &["--log.level", "--log.format"];
+
 /// Where the configuration comes from.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConfigFlag {
@@ -210,29 +216,18 @@ impl DaemonFlags {
 
     /// The flags that were given, by name: for refusing those a command does not honour.
     pub fn given(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.config.config.is_some() {
-            out.push("--config");
-        }
-        if !self.web.listen.is_empty() {
-            out.push("--web.listen-address");
-        }
-        if self.web.web_config_file.is_some() {
-            out.push("--web.config.file");
-        }
-        if self.shard.shard_index.is_some() {
-            out.push("--shard.index");
-        }
-        if self.shard.shard_count.is_some() {
-            out.push("--shard.count");
-        }
-        if self.log.log_level.is_some() {
-            out.push("--log.level");
-        }
-        if self.log.log_format.is_some() {
-            out.push("--log.format");
-        }
-        out
+        [
+            (CONFIG[0], self.config.config.is_some()),
+            (WEB[0], !self.web.listen.is_empty()),
+            (WEB[1], self.web.web_config_file.is_some()),
+            (SHARD[0], self.shard.shard_index.is_some()),
+            (SHARD[1], self.shard.shard_count.is_some()),
+            (LOG[0], self.log.log_level.is_some()),
+            (LOG[1], self.log.log_format.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
     }
 
     /// What reaches the configuration through its command-line provider.
@@ -276,25 +271,15 @@ impl Command {
         }
     }
 
-    /// The daemon flags this command honours, by name.
-    pub fn honours(&self) -> &'static [&'static str] {
-        const LOG: [&str; 2] = ["--log.level", "--log.format"];
-        match self {
-            Command::Demo { .. } => &["--web.listen-address", "--web.config.file", LOG[0], LOG[1]],
-            Command::CheckConfig { .. } => &[
-                "--config",
-                "--web.listen-address",
-                "--web.config.file",
-                "--shard.index",
-                "--shard.count",
-                LOG[0],
-                LOG[1],
-            ],
-            Command::Backfill { .. } | Command::Snapshot { .. } => {
-                &["--config", "--shard.index", "--shard.count", LOG[0], LOG[1]]
-            }
-            Command::Simulate { .. } => &LOG,
-        }
+    /// The daemon flags this command honours, by name: the groups it flattens.
+    pub fn honours(&self) -> Vec<&'static str> {
+        let groups: &[&[&'static str]] = match self {
+            Command::Demo { .. } => &[WEB, LOG],
+            Command::CheckConfig { .. } => &[CONFIG, WEB, SHARD, LOG],
+            Command::Backfill { .. } | Command::Snapshot { .. } => &[CONFIG, SHARD, LOG],
+            Command::Simulate { .. } => &[LOG],
+        };
+        groups.concat()
     }
 
     pub fn name(&self) -> &'static str {
