@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 /// Keeps only the `[[tenants]]` blocks of `keep` (by name) in a helpers-written config, adding `add`.
-fn rewrite(config: &str, keep: &[&str], add: &[&securescore_sim::data::TenantSpec]) -> String {
+fn rewrite(config: &str, keep: &[&str], add: &[&securescore_sim::spec::TenantSpec]) -> String {
     let mut parts = config.split("\n[[tenants]]\n");
     let mut out = parts.next().unwrap().to_string();
     for block in parts {
@@ -185,5 +185,40 @@ async fn sighup_reloads_the_binary() {
     }
     crate::cli::terminate(&child);
     let _ = child.wait();
+    app.stop().await;
+}
+
+/// A reload that moves a tenant to a named credential relabels its `securescore_tenant_info`.
+#[tokio::test]
+async fn a_reload_that_changes_a_tenants_credential_relabels_it() {
+    let app = spawn_app(Setup {
+        only: vec!["contoso"],
+        ..Setup::default()
+    })
+    .await;
+    app.wait_ready().await;
+    let info = |s: &Scrape| {
+        s.all("securescore_tenant_info", &[("tenant", "contoso")])
+            .iter()
+            .map(|x| x.labels["credential"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(info(&app.scrape().await), ["contoso"]);
+    let spec = app.spec("contoso").clone();
+    let text = std::fs::read_to_string(&app.config_path).unwrap();
+    let mut named = rewrite(&text, &[], &[]);
+    named.push_str(&format!(
+        "\n[[tenants]]\nname = \"contoso\"\ntenant_id = {}\ncredential = \"shared\"\n\n[credentials.shared]\nclient_id = {}\nclient_secret = {}\n",
+        q(&spec.tenant_id),
+        q(&spec.client_id),
+        q(&spec.client_secret)
+    ));
+    std::fs::write(&app.config_path, named).unwrap();
+    let (status, body) = post_reload(&app).await;
+    assert_eq!(status, 200, "{body}");
+    let s = app
+        .wait_for("the new credential label", 15, |s| info(s) == ["shared"])
+        .await;
+    assert_eq!(s.up("contoso"), Some(1.0));
     app.stop().await;
 }
