@@ -2,7 +2,7 @@
 //! latencies and resources.
 
 use crate::*;
-use securescore_sim::data;
+use securescore_sim::spec;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -58,7 +58,7 @@ pub(crate) fn lower_bound(n: usize, o: &Options) -> f64 {
     let mut by_pages = std::collections::HashMap::new();
     let mut sum = 0.0;
     let mut longest: f64 = 0.0;
-    for t in data::fleet_tenants(n, 1) {
+    for t in spec::fleet_tenants(n, 1) {
         let pages = t
             .profile_count()
             .div_ceil(securescore_sim::PROFILES_PAGE_SIZE);

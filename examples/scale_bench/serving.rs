@@ -6,7 +6,7 @@ use securescore_exporter::config::series_filter::{ControlsMode, SeriesFilter};
 use securescore_exporter::core::snapshot::TenantSnapshot;
 use securescore_exporter::exposition::{MetricsBody, SelfMetrics, SeriesRenderer};
 use securescore_exporter::state::{Publisher, Store};
-use securescore_sim::data;
+use securescore_sim::{generate, spec};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -86,10 +86,10 @@ pub(crate) struct EncodeCost {
 pub(crate) fn encode_cost(n: usize, controls: ControlsMode) -> EncodeCost {
     let today = time::OffsetDateTime::now_utc().date();
     // 60 distinct tenants' snapshots, reused under n names (rendering is per tenant anyway).
-    let snapshots: Vec<TenantSnapshot> = data::fleet_tenants(60, 1)
+    let snapshots: Vec<TenantSnapshot> = spec::fleet_tenants(60, 1)
         .iter()
         .map(|spec| {
-            let d = data::generate(spec, today);
+            let d = generate::generate(spec, today);
             TenantSnapshot::from_json(&d.records, &d.profiles)
         })
         .collect();

@@ -85,7 +85,7 @@ pub fn config_text(
 
 /// True when every tenant is a fleet tenant signing in with the one shared multi-tenant app.
 fn is_fleet(sim: &Simulator) -> bool {
-    let id = securescore_sim::data::fleet_client_id();
+    let id = securescore_sim::spec::fleet_client_id();
     let tenants = sim.tenants();
     !tenants.is_empty() && tenants.iter().all(|t| t.client_id == id)
 }
@@ -109,8 +109,8 @@ fn fleet_config_text(
         ca = toml_string(&ca_file.to_string_lossy()),
         interval = toml_string(interval),
         listen = listen.iter().map(|l| toml_string(l)).collect::<Vec<_>>().join(", "),
-        id = toml_string(&securescore_sim::data::fleet_client_id()),
-        secret = toml_string(&securescore_sim::data::fleet_client_secret()),
+        id = toml_string(&securescore_sim::spec::fleet_client_id()),
+        secret = toml_string(&securescore_sim::spec::fleet_client_secret()),
     )
 }
 

@@ -4,7 +4,7 @@
 use super::shutdown_signal;
 use anyhow::Context;
 use securescore_exporter::app::demo;
-use securescore_sim::{data, Simulator, SimulatorOptions};
+use securescore_sim::{spec, Simulator, SimulatorOptions};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -26,7 +26,7 @@ pub async fn run(f: Fleet, out: &Path) -> anyhow::Result<()> {
         ..SimulatorOptions::default()
     };
     if let Some((n, days)) = f.fleet {
-        options.tenants = data::fleet_tenants(n, days);
+        options.tenants = spec::fleet_tenants(n, days);
         // Long benchmark runs would otherwise keep every request in memory.
         options.record_requests = false;
     }

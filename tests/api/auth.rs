@@ -2,8 +2,8 @@
 
 use crate::helpers::*;
 use securescore_exporter::config::AzureEnv;
-use securescore_sim::data::{Consent, DEFAULT_FEDERATED_SUBJECT};
 use securescore_sim::identity::{make_certificate, TEST_APP_KEY_PEM, TEST_OTHER_KEY_PEM};
+use securescore_sim::spec::{Consent, DEFAULT_FEDERATED_SUBJECT};
 use securescore_sim::{Endpoint, ManagedIdentitySpec, SimulatorOptions};
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ fn now() -> i64 {
 }
 
 /// The simulator's demo tenants, with `f` applied to each.
-fn tenants(f: impl Fn(&mut securescore_sim::data::TenantSpec)) -> SimulatorOptions {
+fn tenants(f: impl Fn(&mut securescore_sim::spec::TenantSpec)) -> SimulatorOptions {
     let mut o = SimulatorOptions::default();
     for t in &mut o.tenants {
         f(t);

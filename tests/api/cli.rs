@@ -184,7 +184,7 @@ async fn demo_runs_without_credentials_never_logs_secrets_at_trace_level_and_sto
         .unwrap();
     assert!(logs.contains("refresh complete"), "{logs}");
     assert!(logs.contains("SIGTERM"), "{logs}");
-    for spec in securescore_sim::data::demo_tenants() {
+    for spec in securescore_sim::spec::demo_tenants() {
         assert!(
             !logs.contains(&spec.client_secret),
             "client secret of {} in the log",

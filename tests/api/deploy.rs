@@ -404,7 +404,7 @@ fn aks_overlay_uses_workload_identity_and_no_secret() {
         "system:serviceaccount:monitoring:{}",
         sa["metadata"]["name"].as_str().unwrap()
     );
-    assert_eq!(subject, securescore_sim::data::DEFAULT_FEDERATED_SUBJECT);
+    assert_eq!(subject, securescore_sim::spec::DEFAULT_FEDERATED_SUBJECT);
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn golden_path() -> PathBuf {
 /// The body with every line that depends on the machine or the build left out (process
 /// metrics and the git revision in build info).
 fn render() -> String {
-    let specs = securescore_sim::data::demo_tenants();
+    let specs = securescore_sim::spec::demo_tenants();
     let store = Arc::new(Store::new(
         specs
             .iter()
@@ -35,7 +35,7 @@ fn render() -> String {
     let body = MetricsBody::new(store, renderer, own.clone());
     for spec in &specs {
         own.init_tenant(&spec.name);
-        let data = securescore_sim::data::generate(spec, TODAY);
+        let data = securescore_sim::generate::generate(spec, TODAY);
         let snapshot = TenantSnapshot::from_json(&data.records, &data.profiles);
         publisher.record_success_at(&spec.name, snapshot, REFRESHED_AT);
     }

@@ -2,7 +2,7 @@
 
 use securescore_exporter::app::App;
 use securescore_exporter::config::{AzureEnv, Config};
-use securescore_sim::data::TenantSpec;
+use securescore_sim::spec::TenantSpec;
 use securescore_sim::{Simulator, SimulatorOptions};
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -54,9 +54,3 @@ pub use options::{
 pub use simulator::Simulator;
 pub use spec::TenantSpec;
 pub use tls::test_ca_pem;
-
-/// The data module of earlier versions: tenant specs and their generated payloads.
-pub mod data {
-    pub use crate::generate::*;
-    pub use crate::spec::*;
-}
