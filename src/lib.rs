@@ -8,7 +8,8 @@
 //! - [`core`]: primitives that know nothing of the rest.
 //!   - `core::clock`: Unix time. `core::secret`: a string that never prints itself.
 //!     `core::cloud`: national clouds (login host, Graph host, token scope).
-//!   - `core::snapshot`: the domain snapshot of a tenant; `core::intern`: its shared strings.
+//!   - `core::snapshot`: the domain snapshot of a tenant; `core::intern`: its shared strings;
+//!     `core::history`: a tenant's kept daily scores.
 //!   - `core::band`: how people read a score (65 % inclusive concern, 80 % excellent).
 //!   - `core::failure`: the bounded failure reasons; `core::names`: every metric name and HELP.
 //!   - `core::certificate`: certificate credential files (PEM, PKCS#12) and their assertions.
@@ -32,6 +33,8 @@
 //! - [`state`]: what the exporter knows and when it asks.
 //!   - `state::store`: every tenant's last good data; `state::publish`: renders a new state,
 //!     then publishes it; `state::refresh`: the refresh loops.
+//!   - `state::persist` (`[state] path`): `state::persist::format`, one tenant's file, and
+//!     `state::persist::writer`, the batched writes; restored at start.
 //! - [`exposition`]: what `/metrics` serves.
 //!   - `exposition::render`: each tenant's series; `exposition::self_metrics`: the exporter's
 //!     own; `exposition::gzip` and `exposition::body`: the body joined per scrape.

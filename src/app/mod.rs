@@ -16,8 +16,9 @@ use crate::http::web_config::WebConfigSource;
 use crate::http::ReloadRequest;
 use crate::source::connect::{self, AppLimiters, ConnectError};
 use crate::source::events::GraphEvents;
-use crate::state::refresh::{RefreshEvents, TenantRefresher};
-use crate::state::{Publisher, Store};
+use crate::state::persist::{self, Pending, StateDir, StateDirError, StateEvents};
+use crate::state::refresh::{phase, resume_delay, RefreshEvents, TenantRefresher};
+use crate::state::{Publisher, Store, TenantState};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -36,6 +37,8 @@ pub enum AppError {
     Connect(#[from] ConnectError),
     #[error(transparent)]
     WebConfig(#[from] crate::http::web_config::WebConfigError),
+    #[error(transparent)]
+    State(#[from] StateDirError),
 }
 
 /// Exports notAfter of every certificate credential, and warns about those close to it.
@@ -68,6 +71,64 @@ fn record_certificate_expiry(config: &Config, metrics: &SelfMetrics) {
     }
 }
 
+/// Reads the state directory into `states` before anything is served, and forgets the files
+/// of tenants no longer configured. What cannot be used is one warning, never a failure.
+async fn restore(
+    dir: &Arc<StateDir>,
+    states: &mut [TenantState],
+    history_days: u32,
+    own: &SelfMetrics,
+) {
+    let wanted: Vec<(String, String)> = states
+        .iter()
+        .map(|t| (t.name.clone(), t.tenant_id.clone()))
+        .collect();
+    let reader = dir.clone();
+    let restored = match tokio::task::spawn_blocking(move || {
+        let restored = reader.restore(&wanted);
+        let pruned = reader.prune(wanted.iter().map(|(n, _)| n.as_str()));
+        (restored, pruned)
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the state directory stopped abnormally; starting without saved data");
+            return;
+        }
+    };
+    let (restored, pruned) = restored;
+    if let Some((file, why)) = restored.ignored.first() {
+        tracing::warn!(
+            ignored = restored.ignored.len(),
+            first_file = %file.display(),
+            reason = %why,
+            "saved state ignored: files that are damaged, from another version or for another tenant; those tenants start without saved data"
+        );
+    }
+    let (missing, took) = (restored.missing, restored.took);
+    let applied = restored.apply(states, history_days);
+    own.set_state_restored(applied);
+    tracing::info!(
+        path = %dir.path().display(),
+        restored = applied,
+        without_saved_data = missing,
+        removed = pruned,
+        took_ms = took.as_millis() as u64,
+        "state directory read"
+    );
+}
+
+/// The success time of every tenant whose data was restored and not refreshed since.
+fn restored_success_times(store: &Store) -> std::collections::HashMap<String, f64> {
+    store
+        .tenants()
+        .into_iter()
+        .filter(|t| t.restored)
+        .filter_map(|t| Some((t.name, t.last_success?)))
+        .collect()
+}
+
 /// Reads the configuration again, for reloads.
 pub type ConfigLoader = Arc<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
 
@@ -89,6 +150,8 @@ pub struct App {
     epoch: std::time::Instant,
     /// Graph's per-app limit, one window per app registration.
     limiters: AppLimiters,
+    /// `[state] path`, open and locked, with the tenants it has yet to save.
+    state_dir: Option<(Arc<StateDir>, Arc<Pending>)>,
 }
 
 /// A running tenant refresher.
@@ -115,11 +178,24 @@ impl App {
             None => None,
         };
         let own = SelfMetrics::new();
-        let store = Arc::new(Store::for_tenants(&config.tenants));
+        let mut states = TenantState::for_tenants(&config.tenants);
+        let state_dir = match &config.state_path {
+            Some(path) => {
+                let dir = Arc::new(StateDir::open(path)?);
+                restore(&dir, &mut states, config.history_days, &own).await;
+                Some((dir, Pending::new()))
+            }
+            None => None,
+        };
+        let store = Arc::new(Store::from_states(states));
         let renderer = Arc::new(
             SeriesRenderer::new(config.refresh.interval).with_filter(config.series.clone()),
         );
-        let publisher = Publisher::new(store.clone(), renderer.clone());
+        let mut publisher =
+            Publisher::new(store.clone(), renderer.clone()).with_history_days(config.history_days);
+        if let Some((_, pending)) = &state_dir {
+            publisher = publisher.with_pending(pending.clone());
+        }
         let metrics = MetricsBody::new(store.clone(), renderer, own.clone());
         record_certificate_expiry(config, &own);
         // Fail at build time, not in the background, if a client cannot be made.
@@ -162,6 +238,7 @@ impl App {
             )),
             epoch: std::time::Instant::now(),
             limiters: AppLimiters::default(),
+            state_dir,
         })
     }
 
@@ -189,11 +266,14 @@ impl App {
         self.reload_sender.clone()
     }
 
+    /// Starts a tenant's refresher; `restored_at` is the success time of data restored from
+    /// the state directory and not refreshed since, which may make the first refresh wait.
     fn start_tenant(
         &self,
         http: &reqwest::Client,
         config: &Config,
         t: &TenantConfig,
+        restored_at: Option<f64>,
         shutdown: &CancellationToken,
     ) -> Result<Running, AppError> {
         let events: Arc<dyn GraphEvents> = self.own.clone();
@@ -208,6 +288,17 @@ impl App {
             config: config.refresh.clone(),
             limit: self.limit.clone(),
             epoch: self.epoch,
+            first_delay: restored_at.and_then(|saved| {
+                let interval = config.refresh.interval;
+                resume_delay(
+                    self.epoch,
+                    std::time::Instant::now(),
+                    crate::core::clock::unix_now(),
+                    saved,
+                    phase(&t.name, interval),
+                    interval,
+                )
+            }),
         };
         let task = tokio::spawn(refresher.run(stop.clone()));
         Ok(Running {
@@ -238,10 +329,25 @@ impl App {
                 return;
             }
         };
+        let writer = self.state_dir.as_ref().map(|(dir, pending)| {
+            // Its own stop: it writes what the refreshers recorded until they have all ended.
+            let stop = CancellationToken::new();
+            let events: Arc<dyn StateEvents> = self.own.clone();
+            let task = tokio::spawn(persist::run_writer(
+                dir.clone(),
+                self.state.store.clone(),
+                pending.clone(),
+                events,
+                stop.clone(),
+            ));
+            (stop, task)
+        });
         let mut running = std::collections::HashMap::new();
         let config = self.config.clone();
+        let restored = restored_success_times(&self.state.store);
         for t in &config.tenants {
-            match self.start_tenant(&http, &config, t, &shutdown) {
+            let restored_at = restored.get(t.name.as_str()).copied();
+            match self.start_tenant(&http, &config, t, restored_at, &shutdown) {
                 Ok(r) => {
                     running.insert(t.name.clone(), r);
                 }
@@ -273,6 +379,12 @@ impl App {
             r.stop.cancel();
             if let Err(e) = r.task.await {
                 tracing::error!(error = %e, "refresher ended abnormally");
+            }
+        }
+        if let Some((stop, task)) = writer {
+            stop.cancel();
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "state writer ended abnormally");
             }
         }
         while let Some(res) = servers.join_next().await {

@@ -42,6 +42,16 @@ impl App {
         });
         let (mut added, mut restarted) = (0, 0);
         for t in &new.tenants {
+            // The same name for another tenant: what is known of the old one must go.
+            if let Some(r) = running.get(&t.name) {
+                if !r.config.tenant_id.eq_ignore_ascii_case(&t.tenant_id) {
+                    r.stop.cancel();
+                    running.remove(&t.name);
+                    self.publisher.remove(&t.name);
+                    self.own.remove_tenant(&t.name);
+                    removed += 1;
+                }
+            }
             match running.get(&t.name) {
                 Some(r) if r.config == *t && !graph_changed => continue,
                 Some(r) => {
@@ -57,7 +67,13 @@ impl App {
                     added += 1;
                 }
             }
-            let started = self.start_tenant(&new_http, &new, t, shutdown)?;
+            let restored_at = self
+                .state
+                .store
+                .get(&t.name)
+                .filter(|s| s.restored)
+                .and_then(|s| s.last_success);
+            let started = self.start_tenant(&new_http, &new, t, restored_at, shutdown)?;
             running.insert(t.name.clone(), started);
         }
         self.state

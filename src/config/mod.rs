@@ -72,6 +72,10 @@ pub struct Config {
     pub series: series_filter::SeriesFilter,
     /// This replica's shard (`index`, `count`); tenants of other shards were dropped.
     pub shard: Option<(u32, u32)>,
+    /// `[history] days`: daily records kept per tenant (0 = none, at most 90).
+    pub history_days: u32,
+    /// `[state] path`: the directory where the last good data survives a restart.
+    pub state_path: Option<PathBuf>,
     pub tenants: Vec<TenantConfig>,
 }
 

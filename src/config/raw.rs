@@ -18,6 +18,8 @@ pub(crate) struct RawSettings {
     pub(crate) web: RawWeb,
     pub(crate) metrics: RawMetrics,
     pub(crate) shard: RawShard,
+    pub(crate) history: RawHistory,
+    pub(crate) state: RawState,
     pub(crate) tenants: Vec<RawTenant>,
     pub(crate) credentials: BTreeMap<String, RawCredential>,
     /// Files or directories of generated tenant lists (TOML `[[tenants]]` or CSV).
@@ -130,6 +132,24 @@ pub(crate) struct RawMetrics {
     pub(crate) exclude_categories: Vec<String>,
     pub(crate) include_services: Vec<String>,
     pub(crate) exclude_services: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawHistory {
+    pub(crate) days: u32,
+}
+
+impl Default for RawHistory {
+    fn default() -> Self {
+        RawHistory { days: 90 }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawState {
+    pub(crate) path: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Default)]

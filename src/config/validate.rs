@@ -276,6 +276,36 @@ pub(crate) fn validate(
         });
     }
 
+    if raw.history.days > crate::core::history::MAX_DAYS {
+        return Err(invalid(
+            fig,
+            "history.days",
+            format!(
+                "{} is more than {} (Graph keeps 90 daily records)",
+                raw.history.days,
+                crate::core::history::MAX_DAYS
+            ),
+        ));
+    }
+    let history_days = raw.history.days;
+    let state_path = match raw.state.path {
+        Some(p) if p.as_os_str().is_empty() => {
+            return Err(invalid(
+                fig,
+                "state.path",
+                "is empty; leave it out to keep no state",
+            ))
+        }
+        Some(p) if p.is_file() => {
+            return Err(invalid(
+                fig,
+                "state.path",
+                format!("{} is a file; it must name a directory", p.display()),
+            ))
+        }
+        other => other,
+    };
+
     let controls = match raw.metrics.controls.as_deref() {
         None => ControlsMode::All,
         Some(v) => ControlsMode::parse(v).ok_or_else(|| {
@@ -361,6 +391,8 @@ pub(crate) fn validate(
         healthy_without_auth: raw.web.healthy_without_auth,
         series,
         shard,
+        history_days,
+        state_path,
         tenants,
     })
 }

@@ -8,6 +8,7 @@ pub mod cloud;
 pub mod cpu_work;
 pub mod deflate;
 pub mod failure;
+pub mod history;
 pub mod intern;
 pub mod names;
 pub mod secret;

@@ -27,6 +27,9 @@ pub const GRAPH_REQUESTS: &str = "securescore_graph_requests_total";
 pub const GRAPH_PARTIAL_RESPONSES: &str = "securescore_graph_partial_responses_total";
 pub const CREDENTIAL_EXPIRY: &str = "securescore_credential_expiry_timestamp_seconds";
 pub const CONFIG_RELOAD_SUCCESSFUL: &str = "securescore_config_last_reload_successful";
+pub const STATE_SAVES: &str = "securescore_state_saves_total";
+pub const STATE_SAVE_FAILURES: &str = "securescore_state_save_failures_total";
+pub const STATE_RESTORED: &str = "securescore_state_restored_tenants";
 pub const BUILD_INFO: &str = "securescore_exporter_build_info";
 
 /// Label names of `securescore_control_info`, in exposition order.

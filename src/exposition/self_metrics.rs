@@ -12,6 +12,7 @@ use crate::core::names::*;
 use crate::exposition::render::write_sample;
 use crate::source::events::GraphEvents;
 use crate::source::graph::{CONTROL_PROFILES, SECURE_SCORES};
+use crate::state::persist::StateEvents;
 use crate::state::refresh::RefreshEvents;
 use prometheus::core::Collector;
 use prometheus::{
@@ -52,6 +53,9 @@ pub struct SelfMetrics {
     partial_responses: IntCounterVec,
     config_reload_successful: IntGauge,
     credential_expiry: prometheus::GaugeVec,
+    state_saves: prometheus::IntCounter,
+    state_save_failures: prometheus::IntCounter,
+    state_restored: IntGauge,
 }
 
 fn encode_registry(registry: &Registry) -> Vec<u8> {
@@ -119,6 +123,21 @@ impl SelfMetrics {
             .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("BUILD_GIT_REVISION")])
             .set(1);
         config_reload_successful.set(1);
+        let state_saves = prometheus::IntCounter::new(
+            STATE_SAVES,
+            "Tenant state files written to the state directory ([state] path) after a successful refresh",
+        )
+        .expect("valid metric");
+        let state_save_failures = prometheus::IntCounter::new(
+            STATE_SAVE_FAILURES,
+            "Tenant state files that could not be written to the state directory ([state] path); the log names the error",
+        )
+        .expect("valid metric");
+        let state_restored = IntGauge::new(
+            STATE_RESTORED,
+            "Tenants whose last good data was restored from the state directory ([state] path) at start",
+        )
+        .expect("valid metric");
         let tenant_counters = Registry::new();
         register(
             &tenant_counters,
@@ -135,6 +154,9 @@ impl SelfMetrics {
                 Box::new(graph_requests.clone()),
                 Box::new(config_reload_successful.clone()),
                 Box::new(credential_expiry.clone()),
+                Box::new(state_saves.clone()),
+                Box::new(state_save_failures.clone()),
+                Box::new(state_restored.clone()),
                 Box::new(build_info),
             ],
         );
@@ -160,6 +182,9 @@ impl SelfMetrics {
             partial_responses,
             config_reload_successful,
             credential_expiry,
+            state_saves,
+            state_save_failures,
+            state_restored,
         })
     }
 
@@ -227,6 +252,12 @@ impl SelfMetrics {
 
     pub fn set_config_reload_successful(&self, ok: bool) {
         self.config_reload_successful.set(i64::from(ok));
+        self.own_changed();
+    }
+
+    /// How many tenants came back from the state directory at start.
+    pub fn set_state_restored(&self, tenants: usize) {
+        self.state_restored.set(tenants as i64);
         self.own_changed();
     }
 
@@ -360,5 +391,13 @@ impl RefreshEvents for SelfMetrics {
 
     fn refresh_failed(&self, tenant: &str, reason: FailureReason) {
         SelfMetrics::refresh_failed(self, tenant, reason);
+    }
+}
+
+impl StateEvents for SelfMetrics {
+    fn state_saved(&self, written: usize, failed: usize) {
+        self.state_saves.inc_by(written as u64);
+        self.state_save_failures.inc_by(failed as u64);
+        self.own_changed();
     }
 }

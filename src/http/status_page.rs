@@ -148,6 +148,7 @@ fn score_block(out: &mut String, s: &ScoreSnapshot) {
 
 fn tenant_card(out: &mut String, t: &TenantState) {
     let state = match (t.attempted, t.up) {
+        (false, _) if t.restored => "restored",
         (false, _) => "pending",
         (true, true) => "up",
         (true, false) => "failing",
@@ -168,6 +169,11 @@ fn tenant_card(out: &mut String, t: &TenantState) {
         "<footer><p>Last successful refresh: {}</p>",
         escape(&format_unix(t.last_success))
     );
+    if t.restored {
+        out.push_str(
+            "<p>Saved before the last restart; refreshed again at the tenant's next slot.</p>",
+        );
+    }
     if let Some(e) = &t.last_error {
         let _ = write!(out, "<p class=\"error\">Last error: {}</p>", escape(e));
     }
@@ -244,7 +250,7 @@ a{color:#0b57d0}
 .tenant header{display:flex;justify-content:space-between;align-items:baseline;gap:.5rem}
 .tenant h2{margin:0;font-size:1.3em;overflow-wrap:anywhere}
 .state{font-size:.8em;font-weight:700;text-transform:uppercase;padding:.1em .5em;border-radius:1em;background:#eee}
-.state.up{color:var(--excellent)}.state.failing{color:#fff;background:var(--concern)}.state.pending{color:var(--good)}
+.state.up{color:var(--excellent)}.state.failing{color:#fff;background:var(--concern)}.state.pending,.state.restored{color:var(--good)}
 .score{display:flex;align-items:baseline;gap:.6rem;margin:.4rem 0 0}
 .score .pct{font-size:3em;font-weight:800;line-height:1.1}
 .score .band{font-weight:700;text-transform:uppercase;font-size:.9em}

@@ -2,6 +2,7 @@
 //! refresh status, and the refreshers that call Graph on schedule, render each new state
 //! through [`publish::Render`] and publish it. The store itself has no callbacks.
 
+pub mod persist;
 pub mod publish;
 pub mod refresh;
 pub mod store;

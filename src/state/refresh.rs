@@ -39,6 +39,8 @@ pub struct TenantRefresher {
     pub limit: Arc<tokio::sync::Semaphore>,
     /// When the schedule started; each tenant's slots are `epoch + phase + k × interval`.
     pub epoch: Instant,
+    /// A wait before the first refresh (restored data still fresh, see [`resume_delay`]).
+    pub first_delay: Option<Duration>,
 }
 
 /// A tenant's place in the interval, from its name: spreads steady-state refreshes evenly
@@ -55,7 +57,39 @@ pub fn until_next_slot(
     phase: Duration,
     interval: Duration,
 ) -> Duration {
-    let earliest = now.saturating_duration_since(epoch) + interval / 2;
+    until_slot_after(epoch, now, phase, interval, interval / 2)
+}
+
+/// The wait before the first refresh of a tenant whose restored data is from `saved` (Unix
+/// seconds, `now_unix` being now): `None` (refresh at once) when that is an interval old or
+/// more, else until the tenant's first slot at least half an interval after `saved`, so the
+/// restart neither refetches fresh data nor lets it get older than a normal schedule would.
+pub fn resume_delay(
+    epoch: Instant,
+    now: Instant,
+    now_unix: f64,
+    saved: f64,
+    phase: Duration,
+    interval: Duration,
+) -> Option<Duration> {
+    // A clock set back since the save makes the age negative: the data is as fresh as can be.
+    let age = (now_unix - saved).max(0.0);
+    if age >= interval.as_secs_f64() {
+        return None;
+    }
+    let earliest = (interval / 2).saturating_sub(Duration::from_secs_f64(age));
+    Some(until_slot_after(epoch, now, phase, interval, earliest))
+}
+
+/// The wait until the tenant's first slot at least `earliest` from now.
+fn until_slot_after(
+    epoch: Instant,
+    now: Instant,
+    phase: Duration,
+    interval: Duration,
+    earliest: Duration,
+) -> Duration {
+    let earliest = now.saturating_duration_since(epoch) + earliest;
     let interval_s = interval.as_secs_f64().max(1e-3);
     let k = ((earliest.as_secs_f64() - phase.as_secs_f64()) / interval_s)
         .ceil()
@@ -102,6 +136,13 @@ impl TenantRefresher {
     /// Refreshes until `shutdown` fires.
     pub async fn run(self, shutdown: CancellationToken) {
         self.events.tenant_started(&self.name);
+        if let Some(delay) = self.first_delay {
+            tracing::debug!(tenant = %self.name, first_refresh_in_s = delay.as_secs_f64(), "saved data is fresh; first refresh at the tenant's slot");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
         let mut failures: u32 = 0;
         loop {
             let started = Instant::now();
@@ -210,6 +251,30 @@ mod tests {
                 assert!((k - k.round()).abs() < 1e-6, "lands on a slot: {k}");
             }
         }
+    }
+
+    #[test]
+    fn fresh_restored_data_waits_for_its_slot_and_old_data_does_not() {
+        let interval = Duration::from_secs(3600);
+        let epoch = Instant::now();
+        let phase = interval.mul_f64(0.25);
+        let now_unix = 1_000_000.0;
+        assert_eq!(
+            resume_delay(epoch, epoch, now_unix, now_unix - 3600.0, phase, interval),
+            None
+        );
+        // Saved a minute ago: the first slot at least 29 minutes away.
+        let d = resume_delay(epoch, epoch, now_unix, now_unix - 60.0, phase, interval).unwrap();
+        assert!(
+            d >= Duration::from_secs(29 * 60) && d <= Duration::from_secs(89 * 60),
+            "{d:?}"
+        );
+        // Saved 50 minutes ago: the tenant's next slot, whenever it comes.
+        let d = resume_delay(epoch, epoch, now_unix, now_unix - 3000.0, phase, interval).unwrap();
+        assert_eq!(d, phase);
+        // A clock set back counts as just saved.
+        let d = resume_delay(epoch, epoch, now_unix, now_unix + 999.0, phase, interval).unwrap();
+        assert!(d >= Duration::from_secs(30 * 60), "{d:?}");
     }
 
     #[test]

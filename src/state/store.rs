@@ -5,6 +5,7 @@
 //! right here: it is never held across an `.await`.
 
 use crate::core::deflate::Part;
+use crate::core::history::History;
 use crate::core::snapshot::TenantSnapshot;
 use std::sync::{Arc, RwLock};
 
@@ -24,6 +25,11 @@ pub struct TenantState {
     pub up: bool,
     /// True once the first refresh attempt has finished, either way.
     pub attempted: bool,
+    /// True when the snapshot and success time were restored from the state directory and
+    /// this process has not refreshed the tenant yet.
+    pub restored: bool,
+    /// The kept daily scores, oldest first.
+    pub history: History,
     /// Unix seconds when the last successful refresh finished.
     pub last_success: Option<f64>,
     /// Unix seconds when the last attempt finished.
@@ -47,6 +53,8 @@ impl TenantState {
             snapshot: None,
             up: false,
             attempted: false,
+            restored: false,
+            history: History::from(Vec::new()),
             last_success: None,
             last_attempt: None,
             last_error: None,
@@ -55,11 +63,24 @@ impl TenantState {
         }
     }
 
+    /// The not-yet-refreshed states of the configured tenants, in configuration order.
+    pub fn for_tenants(tenants: &[crate::config::TenantConfig]) -> Vec<TenantState> {
+        tenants
+            .iter()
+            .map(|t| {
+                let mut state = TenantState::new(&t.name, &t.tenant_id);
+                state.credential = t.credential_name.clone();
+                state
+            })
+            .collect()
+    }
+
     /// A successful refresh finished at `now`.
     pub fn succeeded(&mut self, snapshot: Arc<TenantSnapshot>, now: f64) {
         self.snapshot = Some(snapshot);
         self.up = true;
         self.attempted = true;
+        self.restored = false;
         self.last_success = Some(now);
         self.last_attempt = Some(now);
         self.last_error = None;
@@ -150,18 +171,7 @@ impl Store {
 
     /// A store of the configured tenants, in configuration order.
     pub fn for_tenants(tenants: &[crate::config::TenantConfig]) -> Store {
-        let states = tenants
-            .iter()
-            .map(|t| {
-                let mut state = TenantState::new(&t.name, &t.tenant_id);
-                state.credential = t.credential_name.clone();
-                state
-            })
-            .collect();
-        Store {
-            tenants: RwLock::new(states),
-            version: std::sync::atomic::AtomicU64::new(1),
-        }
+        Store::from_states(TenantState::for_tenants(tenants))
     }
 
     /// Adds a tenant (after a reload); an existing entry is kept as it is.
@@ -213,12 +223,48 @@ impl Store {
             .clone()
     }
 
-    /// True once every tenant has had its first refresh attempt.
+    /// True once every tenant has had its first refresh attempt or has its saved data back.
     pub fn ready(&self) -> bool {
         self.tenants
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .all(|t| t.attempted)
+            .all(|t| t.attempted || t.restored)
+    }
+
+    /// Installs `rendered` for each tenant whose state has not changed since `changes` (the
+    /// pairs come from [`Store::tenants`]); used once at start, where every tenant is rendered
+    /// at once instead of one store update each.
+    pub fn install_rendered(&self, rendered: Vec<(String, u64, Arc<Vec<Part>>)>) {
+        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        let index: std::collections::HashMap<&str, usize> = tenants
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
+        let mut places = Vec::with_capacity(rendered.len());
+        for (name, changes, parts) in rendered {
+            if let Some(&i) = index.get(name.as_str()) {
+                places.push((i, changes, parts));
+            }
+        }
+        drop(index);
+        for (i, changes, parts) in places {
+            let t = &mut tenants[i];
+            if t.changes == changes {
+                t.rendered = Some(parts);
+                t.changes += 1;
+            }
+        }
+        drop(tenants);
+        self.bump();
+    }
+
+    /// A store holding exactly `states`, in their order (the restored start).
+    pub fn from_states(states: Vec<TenantState>) -> Store {
+        Store {
+            tenants: RwLock::new(states),
+            version: std::sync::atomic::AtomicU64::new(1),
+        }
     }
 }

@@ -21,6 +21,7 @@ mod reload;
 mod rules;
 mod scale;
 mod server;
+mod state;
 mod status_page;
 mod toolchain;
 mod web;
