@@ -3,7 +3,7 @@
 #   docker build -t securescore_exporter .
 #   docker run --rm -p 10057:10057 securescore_exporter demo --web.listen-address 0.0.0.0:10057
 #   docker run --rm -p 10057:10057 -v $PWD/config.toml:/etc/securescore_exporter/config.toml:ro \
-#       --read-only securescore_exporter
+#       -v securescore-state:/var/lib/securescore_exporter --read-only securescore_exporter
 #
 # Build stage: the toolchain the project is tested with; --locked builds exactly Cargo.lock.
 FROM docker.io/library/rust:1.95-bookworm AS build
@@ -27,11 +27,16 @@ LABEL org.opencontainers.image.title="securescore_exporter" \
       org.opencontainers.image.revision="${BUILD_GIT_REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /src/target/release/securescore_exporter /usr/local/bin/securescore_exporter
-# A directory the runtime user owns, for volumes it writes (compose's backfill output): a new
-# named volume takes the ownership of the image directory it is mounted on.
+# A directory the runtime user owns, for volumes it writes ([state] path, compose's backfill
+# output): a new named volume takes the ownership of the image directory it is mounted on.
 COPY --from=build --chown=65532:65532 /data /var/lib/securescore_exporter
+# The state directory ([state] path = "/var/lib/securescore_exporter"): mount a named volume
+# here (-v securescore-state:/var/lib/securescore_exporter) so a new container serves the last
+# good data at once; without one, Docker makes an anonymous volume per container.
+VOLUME ["/var/lib/securescore_exporter"]
 # The distroless "nonroot" user (65532); nothing is written outside /tmp (the demo's generated
-# config), so the root filesystem can be mounted read-only with a tmpfs on /tmp.
+# config) and the state volume, so the root filesystem can be mounted read-only with a tmpfs
+# on /tmp.
 USER 65532:65532
 EXPOSE 10057
 ENTRYPOINT ["/usr/local/bin/securescore_exporter"]

@@ -280,6 +280,8 @@ fn bad_inputs_get_precise_messages() {
             "[graph]\nmax_retries = \"many\"\n".to_string(),
         ),
         ("format.toml", "[log]\nformat = \"xml\"\n".to_string()),
+        ("history.toml", "[history]\ndays = 91\n".to_string()),
+        ("state.toml", "[state]\npath = \"base.toml\"\n".to_string()),
     ];
     for (name, extra) in &files {
         std::fs::write(dir.path().join(name), format!("{base}{extra}")).unwrap();
@@ -312,6 +314,21 @@ fn bad_inputs_get_precise_messages() {
             &["check-config", "--config", "format.toml"],
             &[],
             "error: invalid configuration: key `log.format` (from TOML file format.toml): `xml` is not one of `text`, `json`",
+        ),
+        (
+            &["check-config", "--config", "history.toml"],
+            &[],
+            "error: invalid configuration: key `history.days` (from TOML file history.toml): 91 is more than 90 (Graph keeps 90 daily records)",
+        ),
+        (
+            &["check-config", "--config", "state.toml"],
+            &[],
+            "error: invalid configuration: key `state.path` (from TOML file state.toml): base.toml is a file; it must name a directory",
+        ),
+        (
+            &["check-config", "--config", "base.toml"],
+            &[("SECURESCORE_STATE__PATH", "base.toml")],
+            "error: invalid configuration: key `state.path` (from the environment variable SECURESCORE_STATE__PATH): base.toml is a file; it must name a directory",
         ),
         (
             &["check-config", "--config", "broken.toml"],

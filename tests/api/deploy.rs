@@ -177,6 +177,16 @@ fn check_config(text: &str) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// `path` of the `[state]` table of a config file's text.
+fn state_path_of(config: &str) -> Option<String> {
+    let table = config.split("\n[state]\n").nth(1)?;
+    let line = table
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .find(|l| l.starts_with("path = "))?;
+    Some(line["path = ".len()..].trim().trim_matches('"').to_string())
+}
+
 fn pod_spec(workload: &Value) -> &Value {
     &workload["spec"]["template"]["spec"]
 }
@@ -241,14 +251,60 @@ fn assert_hardened_and_probed(workload: &Value, objects: &[Value]) {
     assert!(check_config(config).starts_with("configuration is valid"));
     // /tmp is writable (the root filesystem is not).
     assert!(mounts.iter().any(|m| m["mountPath"] == "/tmp"));
-    // Every mount names a volume of the pod.
+    // `[state] path` is a volume that outlives the pod: a claim of its own, or one per replica.
+    let state_path = state_path_of(config).expect("the config sets [state] path");
+    let state_mount = mounts
+        .iter()
+        .find(|m| m["mountPath"] == state_path.as_str())
+        .unwrap_or_else(|| panic!("{name}: nothing mounted at {state_path}"));
+    assert_ne!(state_mount["readOnly"], true);
+    let claim = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == state_mount["name"])
+        .map(|v| {
+            v["persistentVolumeClaim"]["claimName"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        });
+    match workload["kind"].as_str().unwrap() {
+        "StatefulSet" => {
+            let templates = workload["spec"]["volumeClaimTemplates"].as_array().unwrap();
+            assert!(claim.is_none(), "{name}: replicas must not share one claim");
+            assert!(templates
+                .iter()
+                .any(|t| t["metadata"]["name"] == state_mount["name"]));
+        }
+        _ => {
+            let claim = claim.expect("the state volume is a PersistentVolumeClaim");
+            let pvc = find(objects, "PersistentVolumeClaim")
+                .into_iter()
+                .find(|c| c["metadata"]["name"] == claim.as_str())
+                .expect("the claim exists");
+            assert_eq!(
+                pvc["spec"]["accessModes"],
+                serde_json::json!(["ReadWriteOnce"])
+            );
+            // One writer: the old pod goes before the new one starts.
+            assert_eq!(workload["spec"]["replicas"], 1);
+            assert_eq!(workload["spec"]["strategy"]["type"], "Recreate");
+        }
+    }
+    // Every mount names a volume of the pod (or of the StatefulSet's claim templates).
+    let templates = workload["spec"]["volumeClaimTemplates"]
+        .as_array()
+        .map(|t| t.as_slice())
+        .unwrap_or_default();
     for m in mounts {
         assert!(
             pod["volumes"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|v| v["name"] == m["name"]),
+                .any(|v| v["name"] == m["name"])
+                || templates.iter().any(|t| t["metadata"]["name"] == m["name"]),
             "{m}"
         );
     }
@@ -506,6 +562,26 @@ fn compose_stack_parses_mounts_existing_files_and_its_configs_pass_the_real_tool
         assert!(services.contains_key(name), "service {name}");
     }
     let volumes = compose["volumes"].as_object().unwrap();
+    // The exporter keeps its state on a named volume, in demo and in real mode alike.
+    let exporter = &services["exporter"];
+    let state_path = "/var/lib/securescore_exporter";
+    assert_eq!(
+        exporter["environment"]["SECURESCORE_STATE__PATH"],
+        state_path
+    );
+    let state_volume = exporter["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str()?.strip_suffix(&format!(":{state_path}")))
+        .next()
+        .expect("a volume at the state path");
+    assert!(
+        volumes.contains_key(state_volume),
+        "{state_volume} is a named volume"
+    );
+    let real_config = std::fs::read_to_string(compose_dir().join("config.toml")).unwrap();
+    assert_eq!(state_path_of(&real_config).as_deref(), Some(state_path));
     for (name, s) in services {
         match s["image"].as_str() {
             Some(image) if s["build"].is_null() => {
@@ -834,6 +910,18 @@ fn dockerfile_copies_what_the_build_produces_and_matches_port_user_and_paths() {
         "cargo names the binary after the package"
     );
     let installed = parts[3];
+    // The state directory is a volume the runtime user owns.
+    let volume: Vec<String> = serde_json::from_str(
+        last.iter()
+            .find_map(|l| l.strip_prefix("VOLUME "))
+            .expect("a VOLUME for the state directory"),
+    )
+    .unwrap();
+    assert_eq!(volume, ["/var/lib/securescore_exporter"]);
+    assert!(last
+        .iter()
+        .any(|l| l.starts_with("COPY --from=build --chown=65532:65532 ")
+            && l.ends_with(" /var/lib/securescore_exporter")));
     let entrypoint: Vec<String> = serde_json::from_str(
         last.iter()
             .find_map(|l| l.strip_prefix("ENTRYPOINT "))
@@ -976,6 +1064,10 @@ fn systemd_unit_verifies_cleanly_and_is_hardened() {
         "RestrictAddressFamilies=",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "EnvironmentFile=-/etc/securescore_exporter/env",
+        // [state] path: a directory systemd keeps for the transient user, named to the daemon.
+        "StateDirectory=securescore_exporter\n",
+        "StateDirectoryMode=0700\n",
+        "Environment=SECURESCORE_STATE__PATH=%S/securescore_exporter\n",
     ] {
         assert!(text.contains(directive), "{directive}");
     }

@@ -552,3 +552,36 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_directory_that_cannot_be_used_stops_the_start_with_its_reason() {
+    let d = Deployment::new(SimulatorOptions::default(), "1h").await;
+    let daemon = d.start(0);
+    daemon.first_scrape().await;
+    // A second process on the same directory would overwrite the first one's files.
+    let second = d.start(1).child.wait().unwrap();
+    assert_eq!(second.code(), Some(1));
+    let log = std::fs::read_to_string(d.dir.path().join("daemon-1.log")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "error: starting the exporter: the state directory {} ([state] path) is in use by another securescore_exporter process; give each process its own",
+            d.state.display()
+        )),
+        "{log}"
+    );
+    daemon.stop();
+    // A path that cannot be a directory.
+    let mut d = d;
+    d.state = d.config.join("state");
+    d.set_state_path(true);
+    let out = d.start(2).child.wait().unwrap();
+    assert_eq!(out.code(), Some(1));
+    let log = std::fs::read_to_string(d.dir.path().join("daemon-2.log")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "error: starting the exporter: cannot use the state directory {} ([state] path): Not a directory (os error 20)",
+            d.state.display()
+        )),
+        "{log}"
+    );
+}

@@ -105,6 +105,33 @@ fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R +
     })
 }
 
+/// Like [`parallel`], for items each call consumes.
+fn parallel_owned<T: Send, R: Send>(
+    items: Vec<T>,
+    threads: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let mut parts: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        parts.push(items.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                let f = &f;
+                scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>())
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("state worker does not panic"))
+            .collect()
+    })
+}
+
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -142,6 +169,13 @@ impl StateDir {
                 return Err(StateDirError::InUse {
                     path: path.to_path_buf(),
                 })
+            }
+            // Some network file systems have no locks: run without one rather than not at all.
+            Err(std::fs::TryLockError::Error(e))
+                if e.kind() == std::io::ErrorKind::Unsupported
+                    || matches!(e.raw_os_error(), Some(37 | 95)) =>
+            {
+                tracing::warn!(path = %path.display(), error = %e, "the state directory cannot be locked; make sure no other process uses it");
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
         }
@@ -233,9 +267,11 @@ impl StateDir {
         removed
     }
 
-    fn write_one(&self, saved: &SavedTenant) -> std::io::Result<u64> {
-        let path = self.file_of(&saved.name);
-        let tmp = path.with_extension(format!("{SUFFIX}.tmp"));
+    /// Writes `saved` to its `.tmp` file, not yet durable: (the open file, its path, bytes).
+    fn write_tmp(&self, saved: &SavedTenant) -> std::io::Result<(File, PathBuf, u64)> {
+        let tmp = self
+            .file_of(&saved.name)
+            .with_extension(format!("{SUFFIX}.tmp"));
         let file = OpenOptions::new()
             .create(true)
             .truncate(true)
@@ -247,20 +283,43 @@ impl StateDir {
             format::encode(saved, &mut out)?;
             out.flush()?;
             drop(out);
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
             file.metadata().map(|m| m.len())
         })();
-        if written.is_err() {
+        match written {
+            Ok(len) => Ok((file, tmp, len)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes a written `.tmp` file durable and puts it in place of the tenant's file.
+    fn commit(&self, name: &str, (file, tmp, len): (File, PathBuf, u64)) -> std::io::Result<u64> {
+        let done = file
+            .sync_data()
+            .and_then(|()| std::fs::rename(&tmp, self.file_of(name)));
+        if done.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
-        written
+        done.map(|()| len)
     }
 
     /// Writes `write` and deletes the files of `remove`, then makes both durable.
     pub fn save(&self, write: &[SavedTenant], remove: &[String]) -> Saved {
-        // Several files at once: concurrent fsyncs share the file system's journal commits.
-        let outcomes = parallel(write, threads().clamp(2, 8), |s| self.write_one(s));
+        // In chunks (bounded open files): every file of a chunk written first, then each one
+        // synced and renamed. The syncs find the data already on its way, so the file system
+        // commits a chunk in a few journal transactions instead of one per tenant: a full
+        // write of 10,000 tenants is seconds, not minutes.
+        let threads = threads().clamp(2, 8);
+        let mut outcomes = Vec::with_capacity(write.len());
+        for chunk in write.chunks(256) {
+            let written = parallel(chunk, threads, |s| self.write_tmp(s));
+            let pairs: Vec<_> = chunk.iter().zip(written).collect();
+            outcomes.extend(parallel_owned(pairs, threads, |(s, w)| {
+                w.and_then(|w| self.commit(&s.name, w))
+            }));
+        }
         let mut saved = Saved::default();
         for (s, outcome) in write.iter().zip(outcomes) {
             match outcome {
