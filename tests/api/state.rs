@@ -370,9 +370,9 @@ async fn up_stays_0_until_the_first_live_refresh_then_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_any_moment_of_the_writes_never_leaves_half_a_tenant() {
-    // 150 tenants refreshed every 2 s: the daemon is writing state nearly all the time.
+    // 80 tenants refreshed every 2 s: the daemon writes a batch of state every 2 s.
     let options = SimulatorOptions {
-        tenants: securescore_sim::spec::fleet_tenants(150, 1),
+        tenants: securescore_sim::spec::fleet_tenants(80, 1),
         ..SimulatorOptions::default()
     };
     let d = Deployment::new(options, "2s").await;
