@@ -26,8 +26,49 @@ pub async fn run<T: Send + 'static>(
     .await
 }
 
+/// The cores this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `f` over every item on up to `threads` scoped threads, the results in the items' order.
+/// For the one-off bulk work of a start or a batch (every tenant rendered, every state file
+/// read or written), where the refresh pool's one-at-a-time slots would serialise it.
+pub fn parallel_map<T: Send, R: Send>(
+    items: Vec<T>,
+    threads: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let mut parts: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        parts.push(items.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                let f = &f;
+                scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>())
+            })
+            .collect();
+        workers
+            .into_iter()
+            // A panic in `f` is a bug; carry it to the caller rather than lose results.
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parallel_map_keeps_the_order() {
+        let out = super::parallel_map((0..1001).collect(), 3, |i: i32| i * 2);
+        assert_eq!(out, (0..1001).map(|i| i * 2).collect::<Vec<_>>());
+        assert!(super::parallel_map(Vec::<i32>::new(), 4, |i| i).is_empty());
+    }
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

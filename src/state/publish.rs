@@ -7,6 +7,7 @@
 use super::persist::Pending;
 use super::store::{Store, TenantState};
 use crate::core::clock::unix_now;
+use crate::core::cpu_work::{cores, parallel_map};
 use crate::core::deflate::Part;
 use crate::core::history::{day_of, with_entry, DailyScore};
 use crate::core::snapshot::TenantSnapshot;
@@ -43,25 +44,9 @@ impl Publisher {
     /// All at once, on every core: with a restored state this is 10,000 tenants' series
     /// before the first scrape.
     pub fn new(store: Arc<Store>, render: Arc<dyn Render>) -> Publisher {
-        let tenants = store.tenants();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = tenants.len().div_ceil(threads).max(1);
-        let rendered: Vec<(String, u64, Arc<Vec<Part>>)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = tenants
-                .chunks(chunk)
-                .map(|part| {
-                    let render = &render;
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|t| (t.name.clone(), t.changes, Arc::new(render.render(t))))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_default())
-                .collect()
+        let rendered = parallel_map(store.tenants(), cores(), |t| {
+            let parts = Arc::new(render.render(&t));
+            (t.name, t.changes, parts)
         });
         store.install_rendered(rendered);
         Publisher {

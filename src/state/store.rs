@@ -169,11 +169,6 @@ impl Store {
         }
     }
 
-    /// A store of the configured tenants, in configuration order.
-    pub fn for_tenants(tenants: &[crate::config::TenantConfig]) -> Store {
-        Store::from_states(TenantState::for_tenants(tenants))
-    }
-
     /// Adds a tenant (after a reload); an existing entry is kept as it is.
     pub fn add(&self, state: TenantState) {
         let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());

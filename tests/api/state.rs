@@ -560,29 +560,33 @@ async fn a_state_directory_that_cannot_be_used_stops_the_start_with_its_reason()
     let daemon = d.start(0);
     daemon.first_scrape().await;
     // A second process on the same directory would overwrite the first one's files.
-    let second = d.start(1).child.wait().unwrap();
-    assert_eq!(second.code(), Some(1));
-    let log = std::fs::read_to_string(d.dir.path().join("daemon-1.log")).unwrap();
-    assert!(
-        log.contains(&format!(
+    assert_start_fails(
+        &d,
+        1,
+        &format!(
             "error: starting the exporter: the state directory {} ([state] path) is in use by another securescore_exporter process; give each process its own",
             d.state.display()
-        )),
-        "{log}"
+        ),
     );
     daemon.stop();
     // A path that cannot be a directory.
     let mut d = d;
     d.state = d.config.join("state");
     d.set_state_path(true);
-    let out = d.start(2).child.wait().unwrap();
-    assert_eq!(out.code(), Some(1));
-    let log = std::fs::read_to_string(d.dir.path().join("daemon-2.log")).unwrap();
-    assert!(
-        log.contains(&format!(
+    assert_start_fails(
+        &d,
+        2,
+        &format!(
             "error: starting the exporter: cannot use the state directory {} ([state] path): Not a directory (os error 20)",
             d.state.display()
-        )),
-        "{log}"
+        ),
     );
+}
+
+/// Start `run` exits 1 with `message` in its log.
+fn assert_start_fails(d: &Deployment, run: usize, message: &str) {
+    let mut daemon = d.start(run);
+    assert_eq!(daemon.child.wait().unwrap().code(), Some(1));
+    let log = daemon.log();
+    assert!(log.contains(message), "{log}");
 }

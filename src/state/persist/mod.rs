@@ -15,6 +15,7 @@ pub mod writer;
 pub use format::SavedTenant;
 pub use writer::{run_writer, Pending, StateEvents};
 
+use crate::core::cpu_work::{cores, parallel_map};
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -85,55 +86,6 @@ pub struct Saved {
     pub removed: usize,
     /// Tenants not written, with the error.
     pub failed: Vec<(String, std::io::Error)>,
-}
-
-/// Runs `f` over `items` on up to `threads` threads, keeping the order.
-fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let chunk = items.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| {
-                let f = &f;
-                scope.spawn(move || part.iter().map(f).collect::<Vec<R>>())
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("state worker does not panic"))
-            .collect()
-    })
-}
-
-/// Like [`parallel`], for items each call consumes.
-fn parallel_owned<T: Send, R: Send>(
-    items: Vec<T>,
-    threads: usize,
-    f: impl Fn(T) -> R + Sync,
-) -> Vec<R> {
-    let chunk = items.len().div_ceil(threads.max(1)).max(1);
-    let mut parts: Vec<Vec<T>> = Vec::new();
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        parts.push(items.by_ref().take(chunk).collect());
-    }
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                let f = &f;
-                scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>())
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("state worker does not panic"))
-            .collect()
-    })
-}
-
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl StateDir {
@@ -226,7 +178,7 @@ impl StateDir {
     /// that cannot be used is listed in [`Restored::ignored`] and its tenant starts cold.
     pub fn restore(&self, tenants: &[(String, String)]) -> Restored {
         let started = Instant::now();
-        let outcomes = parallel(tenants, threads(), |(name, id)| {
+        let outcomes = parallel_map(tenants.iter().collect(), cores(), |(name, id)| {
             let path = self.file_of(name);
             match std::fs::read(&path) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => (path, None),
@@ -311,12 +263,12 @@ impl StateDir {
         // synced and renamed. The syncs find the data already on its way, so the file system
         // commits a chunk in a few journal transactions instead of one per tenant: a full
         // write of 10,000 tenants is seconds, not minutes.
-        let threads = threads().clamp(2, 8);
+        let threads = cores().clamp(2, 8);
         let mut outcomes = Vec::with_capacity(write.len());
         for chunk in write.chunks(256) {
-            let written = parallel(chunk, threads, |s| self.write_tmp(s));
+            let written = parallel_map(chunk.iter().collect(), threads, |s| self.write_tmp(s));
             let pairs: Vec<_> = chunk.iter().zip(written).collect();
-            outcomes.extend(parallel_owned(pairs, threads, |(s, w)| {
+            outcomes.extend(parallel_map(pairs, threads, |(s, w)| {
                 w.and_then(|w| self.commit(&s.name, w))
             }));
         }
