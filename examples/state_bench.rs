@@ -16,7 +16,7 @@
 //!   reach (fresh saved data asks Graph nothing), until its `/metrics` holds every tenant's
 //!   score, and its peak RSS then.
 
-use securescore_exporter::core::history::DailyScore;
+use securescore_exporter::core::history::{DailyScore, History};
 use securescore_exporter::core::snapshot::TenantSnapshot;
 use securescore_exporter::exposition::SeriesRenderer;
 use securescore_exporter::state::persist::{SavedTenant, StateDir};
@@ -67,11 +67,13 @@ fn fleet(n: usize) -> (Vec<securescore_sim::spec::TenantSpec>, Vec<SavedTenant>)
                 .as_ref()
                 .map(|s| (s.current_points.unwrap_or(0.0), s.max_points.unwrap_or(0.0)))
                 .unwrap_or_default();
+            let newest = snapshot.score.as_ref().and_then(DailyScore::of);
             let history: Vec<DailyScore> = (0..90)
-                .map(|d| DailyScore {
-                    day: today_day - 89 + d,
-                    current_points: (current - (89 - d) as f64 * 0.37).max(0.0),
-                    max_points: max,
+                .map(|d| {
+                    let mut day = newest.unwrap_or(DailyScore::new(0, current, max));
+                    day.day = today_day - 89 + d;
+                    day.current_points = (current - (89 - d) as f64 * 0.37).max(0.0);
+                    day
                 })
                 .collect();
             SavedTenant {
@@ -79,7 +81,7 @@ fn fleet(n: usize) -> (Vec<securescore_sim::spec::TenantSpec>, Vec<SavedTenant>)
                 tenant_id: spec.tenant_id.clone(),
                 last_success: now,
                 snapshot: Arc::new(snapshot),
-                history: Arc::from(history),
+                history: History::from_parts(history, Vec::new(), 90),
             }
         })
         .collect();

@@ -38,9 +38,15 @@
 //! - [`exposition`]: what `/metrics` serves.
 //!   - `exposition::render`: each tenant's series; `exposition::self_metrics`: the exporter's
 //!     own; `exposition::gzip` and `exposition::body`: the body joined per scrape.
-//! - [`jobs`]: `jobs::backfill` (OpenMetrics history) and `jobs::report` (reports).
+//! - [`view`]: what people read. `view::model`: the one model of a tenant and of the fleet
+//!   (status, band, ranking, changes, trend) behind every page and report; `view::query`: the
+//!   overview's filter, order, pages and summary; `view::html`
+//!   (escaping, shell, stylesheet, CSP), `view::chart` (inline SVG), `view::fleet` (`/`) and
+//!   `view::tenant` (`/tenants/NAME` and the printable report).
+//! - [`jobs`]: `jobs::backfill` (OpenMetrics history) and `jobs::report` (`snapshot`'s
+//!   formats, from `view::model`).
 //! - [`http`]: `http::server` (listeners, connections), `http::body` (the streamed body),
-//!   `http::routes`, `http::status_page`, and `http::web_config` (exporter-toolkit format,
+//!   `http::routes` (with the pages), and `http::web_config` (exporter-toolkit format,
 //!   with `http::web_config::tls` and `http::web_config::source`, reloads and basic auth).
 //! - [`app`]: wiring (what `main` and the tests start), `app::reload`, `app::demo` (the
 //!   daemon against the simulator crate `securescore_sim`) and `app::telemetry` (logs).
@@ -57,3 +63,4 @@ pub mod http;
 pub mod jobs;
 pub mod source;
 pub mod state;
+pub mod view;

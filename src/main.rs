@@ -46,7 +46,9 @@ async fn main() -> ExitCode {
             labels,
             ..
         } => cli::backfill::run(&flags, *days, output, labels).await,
-        Command::Snapshot { format, .. } => cli::snapshot::run(&flags, *format).await,
+        Command::Snapshot { format, tenant, .. } => {
+            cli::snapshot::run(&flags, *format, tenant.as_deref()).await
+        }
         Command::Simulate {
             address,
             out,

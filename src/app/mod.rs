@@ -17,7 +17,7 @@ use crate::http::ReloadRequest;
 use crate::source::connect::{self, AppLimiters, ConnectError};
 use crate::source::events::GraphEvents;
 use crate::state::persist::{self, Pending, StateDir, StateDirError, StateEvents};
-use crate::state::refresh::{phase, resume_delay, RefreshEvents, TenantRefresher};
+use crate::state::refresh::{phase, resume_delay, HistoryFills, RefreshEvents, TenantRefresher};
 use crate::state::{Publisher, Store, TenantState};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -152,6 +152,8 @@ pub struct App {
     limiters: AppLimiters,
     /// `[state] path`, open and locked, with the tenants it has yet to save.
     state_dir: Option<(Arc<StateDir>, Arc<Pending>)>,
+    /// The history fills' first-pass gate and slots.
+    fills: Arc<HistoryFills>,
 }
 
 /// A running tenant refresher.
@@ -239,6 +241,7 @@ impl App {
             epoch: std::time::Instant::now(),
             limiters: AppLimiters::default(),
             state_dir,
+            fills: HistoryFills::new(),
         })
     }
 
@@ -274,12 +277,32 @@ impl App {
         config: &Config,
         t: &TenantConfig,
         restored_at: Option<f64>,
+        first_pass: bool,
         shutdown: &CancellationToken,
     ) -> Result<Running, AppError> {
         let events: Arc<dyn GraphEvents> = self.own.clone();
         let graph = connect::tenant_graph(http, config, t, &events, &self.limiters)?;
         let refresh_events: Arc<dyn RefreshEvents> = self.own.clone();
         let stop = shutdown.child_token();
+        let first_delay = restored_at.and_then(|saved| {
+            let interval = config.refresh.interval;
+            resume_delay(
+                self.epoch,
+                std::time::Instant::now(),
+                crate::core::clock::unix_now(),
+                saved,
+                phase(&t.name, interval),
+                interval,
+            )
+        });
+        // `[history] days` of 0 or 1: there is nothing to fill.
+        let fills = (config.history_days > 1).then(|| {
+            if first_pass && first_delay.is_none() {
+                self.fills.join()
+            } else {
+                self.fills.later()
+            }
+        });
         let refresher = TenantRefresher {
             name: t.name.clone(),
             graph,
@@ -288,17 +311,8 @@ impl App {
             config: config.refresh.clone(),
             limit: self.limit.clone(),
             epoch: self.epoch,
-            first_delay: restored_at.and_then(|saved| {
-                let interval = config.refresh.interval;
-                resume_delay(
-                    self.epoch,
-                    std::time::Instant::now(),
-                    crate::core::clock::unix_now(),
-                    saved,
-                    phase(&t.name, interval),
-                    interval,
-                )
-            }),
+            first_delay,
+            fills,
         };
         let task = tokio::spawn(refresher.run(stop.clone()));
         Ok(Running {
@@ -347,13 +361,14 @@ impl App {
         let restored = restored_success_times(&self.state.store);
         for t in &config.tenants {
             let restored_at = restored.get(t.name.as_str()).copied();
-            match self.start_tenant(&http, &config, t, restored_at, &shutdown) {
+            match self.start_tenant(&http, &config, t, restored_at, true, &shutdown) {
                 Ok(r) => {
                     running.insert(t.name.clone(), r);
                 }
                 Err(e) => tracing::error!(tenant = %t.name, error = %e, "tenant not started"),
             }
         }
+        self.fills.started();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,

@@ -73,7 +73,7 @@ impl App {
                 .get(&t.name)
                 .filter(|s| s.restored)
                 .and_then(|s| s.last_success);
-            let started = self.start_tenant(&new_http, &new, t, restored_at, shutdown)?;
+            let started = self.start_tenant(&new_http, &new, t, restored_at, false, shutdown)?;
             running.insert(t.name.clone(), started);
         }
         self.state

@@ -92,6 +92,8 @@ pub enum ReportFormat {
     Json,
     Csv,
     Markdown,
+    /// The printable report: one self-contained HTML file (styles inline, nothing fetched).
+    Html,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -141,6 +143,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: ReportFormat,
+        /// Only this tenant (its `name`): only it is fetched and decides the exit code.
+        #[arg(long, value_name = "NAME")]
+        tenant: Option<String>,
     },
     /// Run only the Graph simulator (for benchmarks and experiments) and write a daemon config for it.
     Simulate {

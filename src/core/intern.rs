@@ -81,6 +81,7 @@ mod tests {
             user_impact: "low".into(),
             state: "default".into(),
             deprecated: false,
+            action_url: String::new(),
         };
         let x = intern_info(info("Require MFA"));
         let y = intern_info(info("Require MFA"));

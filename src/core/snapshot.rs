@@ -33,6 +33,27 @@ pub struct ScoreSnapshot {
     pub categories: Vec<CategoryScore>,
     pub controls: Vec<Control>,
     pub peers: Vec<PeerScore>,
+    /// Microsoft's `implementationStatus` as plain text (markup stripped, at most
+    /// [`STATUS_MAX_CHARS`]), for the [`STATUSES_KEPT`] controls with the most points available, by
+    /// index into `controls`: the tenant page shows it next to each recommended action. Free
+    /// text that differs per tenant, so it is never a label and the other controls' is not kept.
+    pub statuses: Vec<(u32, Text)>,
+}
+
+/// How many controls keep their `implementationStatus`: those with the most points available.
+pub const STATUSES_KEPT: usize = 25;
+
+/// How much of an `implementationStatus` is kept.
+pub const STATUS_MAX_CHARS: usize = 300;
+
+impl ScoreSnapshot {
+    /// The implementation status kept for `controls[index]`.
+    pub fn status_of(&self, index: usize) -> Option<&str> {
+        self.statuses
+            .binary_search_by_key(&(index as u32), |(i, _)| *i)
+            .ok()
+            .map(|i| &*self.statuses[i].1)
+    }
 }
 
 /// Points by `controlCategory`.
@@ -78,7 +99,8 @@ impl std::fmt::Debug for Num {
 
 /// One entry of `controlScores`, with its profile's fields. Kept small (80 bytes): a fleet of
 /// 10,000 tenants holds about two million of them. `implementationStatus` (free text, often
-/// HTML, different in every tenant) is not kept: no metric or report uses it.
+/// HTML, different in every tenant) is kept apart, for incomplete controls only
+/// ([`ScoreSnapshot::statuses`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Control {
     pub name: Text,
@@ -107,6 +129,19 @@ pub struct ControlInfo {
     pub user_impact: String,
     pub state: String,
     pub deprecated: bool,
+    /// The profile's `actionUrl` with the tenant's own id replaced by [`TENANT_ID_MARK`], so
+    /// every tenant shares one description; empty without one. Not a label.
+    pub action_url: String,
+}
+
+/// Stands for the tenant's id in [`ControlInfo::action_url`].
+pub const TENANT_ID_MARK: &str = "{tenant_id}";
+
+impl ControlInfo {
+    /// The action's address for the tenant whose id is `tenant_id`.
+    pub fn action_url_for(&self, tenant_id: &str) -> Option<String> {
+        (!self.action_url.is_empty()).then(|| self.action_url.replace(TENANT_ID_MARK, tenant_id))
+    }
 }
 
 /// One entry of `averageComparativeScores`.

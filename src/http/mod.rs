@@ -1,10 +1,9 @@
 //! HTTP serving: listeners and connections ([`server`]), the streamed body ([`body`]), routes
-//! ([`routes`]), the status page, and the exporter-toolkit web config (TLS, basic auth).
+//! ([`routes`], which serve the pages of `view`), and the exporter-toolkit web config (TLS, basic auth).
 
 pub mod body;
 pub mod routes;
 pub mod server;
-pub mod status_page;
 pub mod web_config;
 
 /// A reload request: the sender of the reply says whether the new configuration took effect.

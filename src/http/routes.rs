@@ -1,13 +1,13 @@
-//! What each path answers: `/metrics`, `/probe`, `/` (status page), static files,
+//! What each path answers: `/metrics`, `/probe`, `/` (fleet overview), `/tenants/NAME`, static files,
 //! `/-/healthy`, `/-/ready` and `/-/reload`, behind basic auth when the web config asks for it,
 //! with the configured response headers. Handlers only read memory; nothing waits on Graph.
 
 use super::body::Chunks;
-use super::status_page;
 use super::web_config::{WebConfig, WebConfigSource};
 use super::ReloadRequest;
 use crate::exposition::{MetricsBody, TEXT_CONTENT_TYPE};
 use crate::state::Store;
+use crate::view::{fleet, html, model, query, tenant};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -156,24 +156,27 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Chunks> {
                 ),
             }
         }
-        "/" => {
-            let mut r = Response::new(Chunks::from(Bytes::from(status_page::render(&state.store))));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            r.headers_mut().insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(status_page::CSP),
-            );
-            r.headers_mut().insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            r
+        "/" => page(fleet::render(
+            &state.store.tenants(),
+            query::FleetQuery::parse(req.uri().query()),
+            crate::core::clock::unix_now(),
+        )),
+        path if path.starts_with("/tenants/") => {
+            let found = html::decode_segment(&path["/tenants/".len()..])
+                .and_then(|name| state.store.get(&name));
+            match found {
+                Some(t) => page(tenant::render(
+                    &model::TenantView::of(&t),
+                    crate::core::clock::unix_now(),
+                )),
+                None => text(
+                    StatusCode::NOT_FOUND,
+                    "unknown tenant: the overview at / links every configured tenant\n",
+                ),
+            }
         }
         "/static/status.css" => {
-            let mut r = Response::new(Chunks::from(Bytes::from(status_page::stylesheet())));
+            let mut r = Response::new(Chunks::from(Bytes::from(html::stylesheet())));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/css; charset=utf-8"),
@@ -186,7 +189,7 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Chunks> {
         }
         "/static/favicon.svg" | "/favicon.ico" => {
             let mut r = Response::new(Chunks::from(Bytes::from_static(
-                status_page::FAVICON_SVG.as_bytes(),
+                html::FAVICON_SVG.as_bytes(),
             )));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -211,6 +214,26 @@ fn route(state: &HttpState, req: Request<Incoming>) -> Response<Chunks> {
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// An HTML page with the strict CSP (no script, same-origin styles only).
+fn page(body: String) -> Response<Chunks> {
+    let mut r = Response::new(Chunks::from(Bytes::from(body)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(html::CSP),
+    );
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 fn metrics(state: &HttpState, req: &Request<Incoming>) -> Response<Chunks> {

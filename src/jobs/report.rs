@@ -1,251 +1,140 @@
 //! `snapshot`: a one-shot Secure Score report per tenant, for insurers, auditors and management,
-//! as JSON, CSV or Markdown.
+//! as JSON, CSV, Markdown or the printable HTML report.
 //!
-//! Reads the last 31 daily records (for the 7- and 30-day change) and the control catalogue of
-//! every tenant, converts them with the same code as the daemon, and renders. A tenant that fails
-//! is reported as such; the others are still printed.
+//! Reads each tenant's kept days (`secureScores?$top=N`, first page only, N = `[history]
+//! days`) and control catalogue, converts them with the daemon's code into the same state the
+//! daemon holds, and renders the one model of `view::model`: every format ranks actions,
+//! counts changes and names bands as the pages do. A tenant that fails is reported as such;
+//! the others are still printed.
 
 use crate::config::Config;
 pub use crate::core::band::{band, points, CONCERN_RATIO, EXCELLENT_RATIO};
-use crate::core::snapshot::ScoreSnapshot;
+use crate::core::history::History;
+use crate::core::snapshot::{ScoreSnapshot, TenantSnapshot};
 use crate::source::connect::{tenant_graphs, ConnectError};
-use crate::source::convert::{newest_record, parse_graph_time};
+use crate::source::convert::newest_record;
 use crate::source::error::chain;
 use crate::source::events::{GraphEvents, NoEvents};
-use crate::source::model::SecureScoreRecord;
+use crate::source::model::{ControlProfile, SecureScoreRecord};
+use crate::state::TenantState;
+use crate::view::model::{Status, TenantView};
 use serde::Serialize;
 use std::fmt::Write;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CategoryReport {
-    pub category: String,
-    pub points: f64,
-    pub max_points: f64,
-    pub ratio: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PeerReport {
-    pub basis: String,
-    pub average_ratio: f64,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ActionReport {
-    pub control: String,
-    pub title: String,
-    pub category: String,
-    pub points_available: f64,
-    pub points: f64,
-    pub max_points: f64,
-    pub user_impact: String,
-    pub implementation_cost: String,
-    pub state: String,
-    pub rank: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Change {
-    /// Date of the record compared with.
-    pub since: String,
-    pub points: f64,
-    pub ratio: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct TenantReport {
-    pub tenant: String,
-    pub tenant_id: String,
-    /// `ok`, `no_data` (Graph has no record yet) or `error`.
-    pub status: &'static str,
-    pub error: Option<String>,
-    pub snapshot_date: Option<String>,
-    pub current_points: Option<f64>,
-    pub max_points: Option<f64>,
-    pub score_ratio: Option<f64>,
-    pub band: Option<&'static str>,
-    pub categories: Vec<CategoryReport>,
-    pub peers: Vec<PeerReport>,
-    pub top_actions: Vec<ActionReport>,
-    pub change_7d: Option<Change>,
-    pub change_30d: Option<Change>,
-}
-
+/// Every tenant's view, in configuration order.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub generated_at: String,
-    pub tenants: Vec<TenantReport>,
+    /// Unix seconds of `generated_at`.
+    #[serde(skip)]
+    pub generated_unix: f64,
+    pub tenants: Vec<TenantView>,
 }
 
 impl Report {
     pub fn any_failed(&self) -> bool {
-        self.tenants.iter().any(|t| t.status == "error")
+        self.tenants.iter().any(|t| t.status == Status::Failing)
     }
 }
 
-fn date_of(unix: f64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix as i64)
-        .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
-        .unwrap_or_default()
+/// The state a daemon would hold after one successful refresh that read `records` (any
+/// order) and `profiles`, with `history_days` of them kept.
+pub fn tenant_state(
+    tenant: &str,
+    tenant_id: &str,
+    records: &[SecureScoreRecord],
+    profiles: &[ControlProfile],
+    history_days: u32,
+    now: f64,
+) -> TenantState {
+    let mut t = TenantState::new(tenant, tenant_id);
+    let snapshot = TenantSnapshot {
+        score: newest_record(records).map(|r| ScoreSnapshot::from_graph(r, profiles)),
+        profiles: profiles.len(),
+    };
+    let days: Vec<ScoreSnapshot> = records
+        .iter()
+        .map(|r| ScoreSnapshot::from_graph(r, profiles))
+        .collect();
+    t.history = History::from_snapshots(&days, history_days);
+    t.succeeded(Arc::new(snapshot), now);
+    t
 }
 
-fn ratio(cur: Option<f64>, max: Option<f64>) -> Option<f64> {
-    match (cur, max) {
-        (Some(c), Some(m)) if m > 0.0 => Some(c / m),
-        _ => None,
-    }
-}
-
-fn change(newest: &ScoreSnapshot, records: &[SecureScoreRecord], days: i64) -> Option<Change> {
-    let target = newest.created_at? - (days * 86_400) as f64;
-    let old = records.iter().find(|r| {
-        r.created_date_time
-            .as_deref()
-            .and_then(parse_graph_time)
-            .is_some_and(|t| (t - target).abs() < 43_200.0)
-    })?;
-    Some(Change {
-        since: date_of(target),
-        points: newest.current_points? - old.current_score?,
-        ratio: ratio(newest.current_points, newest.max_points)
-            .zip(ratio(old.current_score, old.max_score))
-            .map(|(n, o)| n - o),
-    })
-}
-
-/// Builds one tenant's report from its records (any order) and the catalogue's conversion.
+/// Builds one tenant's view from its records (any order) and the catalogue.
 pub fn tenant_report(
     tenant: &str,
     tenant_id: &str,
     records: &[SecureScoreRecord],
-    profiles: &[crate::source::model::ControlProfile],
-) -> TenantReport {
-    let mut r = TenantReport {
-        tenant: tenant.into(),
-        tenant_id: tenant_id.into(),
-        status: "no_data",
-        error: None,
-        snapshot_date: None,
-        current_points: None,
-        max_points: None,
-        score_ratio: None,
-        band: None,
-        categories: Vec::new(),
-        peers: Vec::new(),
-        top_actions: Vec::new(),
-        change_7d: None,
-        change_30d: None,
-    };
-    let Some(newest) = newest_record(records) else {
-        return r;
-    };
-    let s = ScoreSnapshot::from_graph(newest, profiles);
-    r.status = "ok";
-    r.snapshot_date = s.created_at.map(date_of);
-    r.current_points = s.current_points;
-    r.max_points = s.max_points;
-    r.score_ratio = ratio(s.current_points, s.max_points);
-    r.band = r.score_ratio.map(band);
-    r.categories = s
-        .categories
-        .iter()
-        .map(|c| CategoryReport {
-            category: c.category.to_string(),
-            points: c.points,
-            max_points: c.max_points,
-            ratio: (c.max_points > 0.0).then(|| c.points / c.max_points),
-        })
-        .collect();
-    r.peers = s
-        .peers
-        .iter()
-        .filter_map(|p| {
-            p.average_ratio.map(|a| PeerReport {
-                basis: p.basis.clone(),
-                average_ratio: a,
-            })
-        })
-        .collect();
-    let mut actions: Vec<ActionReport> = s
-        .controls
-        .iter()
-        .filter_map(|c| {
-            let max = c.max_points.get()?;
-            let points = c.points.get().unwrap_or(0.0);
-            (max - points > 0.0).then(|| ActionReport {
-                control: c.name.to_string(),
-                title: c.info.title.clone(),
-                category: c.category.to_string(),
-                points_available: max - points,
-                points,
-                max_points: max,
-                user_impact: c.info.user_impact.clone(),
-                implementation_cost: c.info.implementation_cost.clone(),
-                state: c.info.state.clone(),
-                rank: c.rank.get(),
-            })
-        })
-        .collect();
-    actions.sort_by(|a, b| {
-        b.points_available
-            .total_cmp(&a.points_available)
-            .then(
-                a.rank
-                    .unwrap_or(f64::MAX)
-                    .total_cmp(&b.rank.unwrap_or(f64::MAX)),
-            )
-            .then(a.control.cmp(&b.control))
-    });
-    actions.truncate(10);
-    r.top_actions = actions;
-    r.change_7d = change(&s, records, 7);
-    r.change_30d = change(&s, records, 30);
-    r
+    profiles: &[ControlProfile],
+) -> TenantView {
+    let now = crate::core::clock::unix_now();
+    TenantView::of(&tenant_state(
+        tenant,
+        tenant_id,
+        records,
+        profiles,
+        crate::core::history::MAX_DAYS,
+        now,
+    ))
 }
 
-/// Reads every tenant once and builds the report.
+/// Reads every tenant of `config` once and builds the report.
 pub async fn collect(config: &Config) -> Result<Report, ConnectError> {
     let events: Arc<dyn GraphEvents> = Arc::new(NoEvents);
     let mut running = tokio::task::JoinSet::new();
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(8));
+    let days = config.history_days;
     for (i, (name, graph)) in tenant_graphs(config, &events)?.into_iter().enumerate() {
         let tenant_id = config.tenants[i].tenant_id.clone();
         let limit = limit.clone();
         running.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let fetched = async {
-                let history = graph.score_history(31).await?;
+                let (records, _) = graph.latest_scores(days.max(1)).await?;
                 let (profiles, _) = graph.control_profiles().await?;
-                Ok::<_, crate::source::error::GraphError>((history, profiles))
+                Ok::<_, crate::source::error::GraphError>((records, profiles))
             }
             .await;
-            let report = match fetched {
-                Ok((history, profiles)) => tenant_report(&name, &tenant_id, &history, &profiles),
+            let now = crate::core::clock::unix_now();
+            let state = match fetched {
+                Ok((records, profiles)) => {
+                    tenant_state(&name, &tenant_id, &records, &profiles, days, now)
+                }
                 Err(e) => {
-                    let mut r = tenant_report(&name, &tenant_id, &[], &[]);
-                    r.status = "error";
-                    r.error = Some(chain(&e));
-                    r
+                    let mut t = TenantState::new(&name, &tenant_id);
+                    t.failed(&chain(&e), now);
+                    t
                 }
             };
-            (i, report)
+            (i, TenantView::of(&state))
         });
     }
-    let mut tenants: Vec<(usize, TenantReport)> = Vec::new();
+    let mut tenants: Vec<(usize, TenantView)> = Vec::new();
     while let Some(done) = running.join_next().await {
         if let Ok(r) = done {
             tenants.push(r);
         }
     }
     tenants.sort_by_key(|(i, _)| *i);
+    let now = time::OffsetDateTime::now_utc();
     Ok(Report {
-        generated_at: time::OffsetDateTime::now_utc()
+        generated_at: now
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
+        generated_unix: now.unix_timestamp() as f64,
         tenants: tenants.into_iter().map(|(_, r)| r).collect(),
     })
 }
+
+/// The printable report: one self-contained HTML file, a tenant page per tenant.
+pub fn to_html(r: &Report) -> String {
+    crate::view::tenant::report_document(&r.tenants, r.generated_unix)
+}
+
+/// Actions the Markdown report lists.
+pub const TOP_ACTIONS: usize = 10;
 
 fn pct(r: Option<f64>) -> String {
     r.map(|r| format!("{:.1}", r * 100.0)).unwrap_or_default()
@@ -290,7 +179,7 @@ pub fn to_csv(r: &Report) -> String {
         let mut row = vec![
             t.tenant.clone(),
             t.tenant_id.clone(),
-            t.status.to_string(),
+            t.status.as_str().to_string(),
             t.error.clone().unwrap_or_default(),
             t.snapshot_date.clone().unwrap_or_default(),
             num(t.current_points),
@@ -309,7 +198,7 @@ pub fn to_csv(r: &Report) -> String {
                 .find(|x| x.category == c)
                 .and_then(|x| x.ratio)));
         }
-        let top = t.top_actions.first();
+        let top = t.actions.first();
         row.push(top.map(|a| a.title.clone()).unwrap_or_default());
         row.push(num(top.map(|a| a.points_available)));
         out.push_str(
@@ -333,8 +222,8 @@ pub fn to_markdown(r: &Report) -> String {
     let _ = writeln!(out, "# Microsoft Secure Score report\n\nGenerated {} from Microsoft Graph (`/security/secureScores`, `/security/secureScoreControlProfiles`). Bands: 65 % or less is a cause for concern, 65–80 % is a sound target, 80 % or more is excellent.\n", r.generated_at);
     let _ = writeln!(out, "| Tenant | Secure Score | Points | Band | Snapshot | Change 7 days | Change 30 days |\n|---|---:|---:|---|---|---:|---:|");
     for t in &r.tenants {
-        match t.status {
-            "ok" => {
+        match (t.status, t.score_ratio) {
+            (_, Some(_)) => {
                 let _ = writeln!(
                     out,
                     "| {} | {} % | {} / {} | {} | {} | {} | {} |",
@@ -348,11 +237,11 @@ pub fn to_markdown(r: &Report) -> String {
                     signed(t.change_30d.as_ref().map(|c| c.points)),
                 );
             }
-            "no_data" => {
-                let _ = writeln!(out, "| {} | no score yet | | | | | |", md(&t.tenant));
+            (Status::Failing, None) => {
+                let _ = writeln!(out, "| {} | **failed** | | | | | |", md(&t.tenant));
             }
             _ => {
-                let _ = writeln!(out, "| {} | **failed** | | | | | |", md(&t.tenant));
+                let _ = writeln!(out, "| {} | no score yet | | | | | |", md(&t.tenant));
             }
         }
     }
@@ -363,20 +252,23 @@ pub fn to_markdown(r: &Report) -> String {
             md(&t.tenant),
             md(&t.tenant_id)
         );
-        match t.status {
-            "error" => {
-                let _ = writeln!(
-                    out,
-                    "The report could not be produced: {}",
-                    md(t.error.as_deref().unwrap_or(""))
-                );
-                continue;
-            }
-            "no_data" => {
+        if let Some(e) = &t.error {
+            let _ = writeln!(
+                out,
+                "The last refresh failed: {}{}",
+                md(e),
+                if t.score_ratio.is_some() {
+                    " (the figures below are the last good data)\n"
+                } else {
+                    ""
+                }
+            );
+        }
+        if t.score_ratio.is_none() {
+            if t.error.is_none() {
                 let _ = writeln!(out, "Microsoft Graph has no Secure Score for this tenant yet (new tenants get one after 2–4 days).");
-                continue;
             }
-            _ => {}
+            continue;
         }
         let _ = writeln!(
             out,
@@ -412,7 +304,7 @@ pub fn to_markdown(r: &Report) -> String {
             );
         }
         let _ = writeln!(out, "\n**Top recommended actions** (by points available):\n\n| # | Action | Category | Points available | User impact | Cost | State |\n|---:|---|---|---:|---|---|---|");
-        for (i, a) in t.top_actions.iter().enumerate() {
+        for (i, a) in t.actions.iter().take(TOP_ACTIONS).enumerate() {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {:.2} | {} | {} | {} |",

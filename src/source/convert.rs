@@ -7,7 +7,8 @@
 
 use crate::core::intern::{intern_info, intern_text};
 use crate::core::snapshot::{
-    CategoryScore, Control, ControlInfo, PeerScore, ScoreSnapshot, TenantSnapshot,
+    CategoryScore, Control, ControlInfo, PeerScore, ScoreSnapshot, TenantSnapshot, STATUSES_KEPT,
+    STATUS_MAX_CHARS, TENANT_ID_MARK,
 };
 pub use crate::source::model::parse_graph_time;
 use crate::source::model::{ComparativeScore, ControlProfile, ControlScore, SecureScoreRecord};
@@ -102,7 +103,11 @@ fn enum_or_unknown(v: Option<&str>) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn control_info(name: &str, profile: Option<&ControlProfile>) -> ControlInfo {
+fn control_info(
+    name: &str,
+    profile: Option<&ControlProfile>,
+    tenant_id: Option<&str>,
+) -> ControlInfo {
     match profile {
         Some(p) => ControlInfo {
             title: p.title.clone().unwrap_or_else(|| name.to_string()),
@@ -113,6 +118,14 @@ fn control_info(name: &str, profile: Option<&ControlProfile>) -> ControlInfo {
             user_impact: enum_or_unknown(p.user_impact.as_deref()),
             state: control_state(p),
             deprecated: p.deprecated.unwrap_or(false),
+            action_url: p
+                .action_url
+                .as_deref()
+                .map(|u| match tenant_id.filter(|t| !t.is_empty()) {
+                    Some(t) => u.replace(t, TENANT_ID_MARK),
+                    None => u.to_string(),
+                })
+                .unwrap_or_default(),
         },
         // A control Graph scores but does not describe still gets an info series, so joins on
         // it keep the control; the title falls back to the control name.
@@ -125,6 +138,7 @@ fn control_info(name: &str, profile: Option<&ControlProfile>) -> ControlInfo {
             user_impact: "unknown".into(),
             state: "default".into(),
             deprecated: false,
+            action_url: String::new(),
         },
     }
 }
@@ -163,6 +177,7 @@ impl ScoreSnapshot {
 
         let mut seen = HashSet::new();
         let mut controls = Vec::with_capacity(record.control_scores.len());
+        let mut statuses = Vec::new();
         for cs in &record.control_scores {
             let Some(name) = cs
                 .control_name
@@ -190,9 +205,37 @@ impl ScoreSnapshot {
                 rank: profile.and_then(|p| p.rank).into(),
                 items: non_negative(cs.count).into(),
                 items_in_scope: non_negative(cs.total).into(),
-                info: intern_info(control_info(name, profile)),
+                info: intern_info(control_info(
+                    name,
+                    profile,
+                    record.azure_tenant_id.as_deref(),
+                )),
             });
+            // Only for controls with points left: what the tenant page shows by each action.
+            let c = &controls[controls.len() - 1];
+            let left = c
+                .max_points
+                .get()
+                .map(|m| m - c.points.get().unwrap_or(0.0));
+            if let (Some(status), Some(left)) = (&cs.implementation_status, left) {
+                if left > 0.0 {
+                    statuses.push((controls.len() - 1, left, status.as_str()));
+                }
+            }
         }
+
+        // The actions with the most points available keep their status (memory: this text
+        // differs per tenant, and 10,000 tenants have a million incomplete controls).
+        statuses.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut statuses: Vec<(u32, crate::core::snapshot::Text)> = statuses
+            .into_iter()
+            .filter_map(|(i, _, status)| {
+                let text = plain_text(status, STATUS_MAX_CHARS);
+                (!text.is_empty()).then(|| (i as u32, intern_text(&text)))
+            })
+            .take(STATUSES_KEPT)
+            .collect();
+        statuses.sort_by_key(|(i, _)| *i);
 
         let mut categories: Vec<CategoryScore> = Vec::new();
         for c in &controls {
@@ -244,8 +287,105 @@ impl ScoreSnapshot {
             categories,
             controls,
             peers,
+            statuses,
         }
     }
+}
+
+/// Graph's free text (often HTML: `implementationStatus`) as plain text: tags dropped (with
+/// the content of `script` and `style`), the common entities decoded, whitespace collapsed,
+/// at most `max_chars` characters (cut with "…"). Never fails: broken markup gives text.
+pub fn plain_text(html: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(html.len().min(max_chars * 4));
+    let mut rest = html;
+    let mut skip_until: Option<&str> = None;
+    while !rest.is_empty() {
+        if let Some(end) = skip_until {
+            match find_ascii_ci(rest, end) {
+                Some(at) => {
+                    rest = &rest[at + end.len()..];
+                    skip_until = None;
+                }
+                None => break,
+            }
+            continue;
+        }
+        let Some(c) = rest.chars().next() else { break };
+        if c == '<' {
+            let close = rest.find('>').map_or(rest.len(), |i| i + 1);
+            let tag = rest[1..close.saturating_sub(1).max(1)]
+                .trim()
+                .to_ascii_lowercase();
+            let tag_name: String = tag
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            if tag_name == "script" || tag_name == "style" {
+                skip_until = Some(if tag_name == "script" {
+                    "</script"
+                } else {
+                    "</style"
+                });
+            }
+            // Block-level tags separate words.
+            out.push(' ');
+            rest = &rest[close..];
+        } else if c == '&' {
+            let end = rest[..rest.len().min(12)].find(';');
+            let decoded = end.and_then(|e| entity(&rest[1..e]));
+            match (decoded, end) {
+                (Some(ch), Some(e)) => {
+                    out.push(ch);
+                    rest = &rest[e + 1..];
+                }
+                _ => {
+                    out.push('&');
+                    rest = &rest[1..];
+                }
+            }
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        if out.len() > max_chars * 8 {
+            break; // enough to fill max_chars after collapsing
+        }
+    }
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let joined = words.join(" ");
+    if joined.chars().count() <= max_chars {
+        return joined;
+    }
+    let mut cut: String = joined.chars().take(max_chars.saturating_sub(1)).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
+fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+fn entity(name: &str) -> Option<char> {
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" | "#39" => '\'',
+        "nbsp" => ' ',
+        _ => {
+            let n = name.strip_prefix('#')?;
+            let code = match n.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => n.parse().ok()?,
+            };
+            char::from_u32(code).filter(|c| !c.is_control() || c.is_whitespace())?
+        }
+    })
 }
 
 impl TenantSnapshot {

@@ -329,6 +329,8 @@ pub struct ControlProfile {
     pub deprecated: Option<bool>,
     pub threats: Vec<String>,
     pub state_updates: Vec<ControlStateUpdate>,
+    /// Where the action is taken in Microsoft's portal (often carries the tenant's id).
+    pub action_url: Option<String>,
 }
 
 /// One `controlStateUpdates` entry.
@@ -378,6 +380,7 @@ impl ControlProfile {
         ControlProfile {
             id: o.string("id"),
             title: o.string("title"),
+            action_url: o.string("actionUrl"),
             control_category: o.string("controlCategory"),
             action_type: o.string("actionType"),
             service: o.string("service"),

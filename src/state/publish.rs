@@ -9,7 +9,7 @@ use super::store::{Store, TenantState};
 use crate::core::clock::unix_now;
 use crate::core::cpu_work::{cores, parallel_map};
 use crate::core::deflate::Part;
-use crate::core::history::{day_of, with_entry, DailyScore};
+use crate::core::history::History;
 use crate::core::snapshot::TenantSnapshot;
 use std::sync::Arc;
 
@@ -80,31 +80,49 @@ impl Publisher {
         });
     }
 
-    /// Records a successful refresh.
-    pub fn record_success(&self, name: &str, snapshot: TenantSnapshot) {
-        self.record_success_at(name, snapshot, unix_now());
+    /// Records a successful refresh; true when the tenant's history should now be filled
+    /// from Graph (see [`History::needs_fill`]).
+    pub fn record_success(&self, name: &str, snapshot: TenantSnapshot) -> bool {
+        self.record_success_at(name, snapshot, unix_now())
     }
 
     /// Records a successful refresh that finished at `now` (Unix seconds).
-    pub fn record_success_at(&self, name: &str, snapshot: TenantSnapshot, now: f64) {
-        let day = snapshot.score.as_ref().and_then(|s| {
-            Some(DailyScore {
-                day: day_of(s.created_at?),
-                current_points: s.current_points?,
-                max_points: s.max_points?,
-            })
-        });
+    pub fn record_success_at(&self, name: &str, snapshot: TenantSnapshot, now: f64) -> bool {
         let snapshot = Arc::new(snapshot);
         let days = self.history_days;
+        let wants_fill = std::sync::atomic::AtomicBool::new(false);
         self.change(name, |t| {
-            t.succeeded(snapshot.clone(), now);
-            if let Some(day) = day {
-                t.history = with_entry(&t.history, day, days);
+            let previous = t.snapshot.as_ref().and_then(|s| s.score.as_ref());
+            if let Some(next) = &snapshot.score {
+                wants_fill.store(
+                    t.history.needs_fill(Some(next), days),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                t.history = t.history.record(previous, next, days);
             }
+            t.succeeded(snapshot.clone(), now);
         });
         if let Some(pending) = &self.pending {
             pending.mark(name);
         }
+        wants_fill.into_inner()
+    }
+
+    /// Adds the days a fill read from Graph to the tenant's history (those it already has
+    /// stay as recorded).
+    pub fn record_fill(&self, name: &str, filled: &History) {
+        let days = self.history_days;
+        // The series do not show the history: the state keeps its rendering.
+        self.store
+            .update(name, |t| t.history = t.history.merged_with(filled, days));
+        if let Some(pending) = &self.pending {
+            pending.mark(name);
+        }
+    }
+
+    /// `[history] days`.
+    pub fn history_days(&self) -> u32 {
+        self.history_days
     }
 
     /// Records a failed refresh; the last good snapshot stays.

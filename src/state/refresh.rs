@@ -41,6 +41,74 @@ pub struct TenantRefresher {
     pub epoch: Instant,
     /// A wait before the first refresh (restored data still fresh, see [`resume_delay`]).
     pub first_delay: Option<Duration>,
+    /// Fills the kept history from Graph; `None` when `[history] days` is 0 or 1.
+    pub fills: Option<FillTurn>,
+}
+
+/// How many history fills run at once, across tenants: each reads up to 90 records (a few
+/// megabytes of JSON), and refreshes have priority over them.
+pub const FILL_CONCURRENCY: usize = 4;
+
+/// Shared by every tenant's loop: history fills wait for the first pass (every tenant that
+/// refreshes at start has had its first attempt), then run [`FILL_CONCURRENCY`] at a time, so
+/// a fill never delays a tenant's first data.
+#[derive(Debug)]
+pub struct HistoryFills {
+    /// Tenants of the first pass yet to finish their first attempt.
+    remaining: tokio::sync::watch::Sender<usize>,
+    limit: tokio::sync::Semaphore,
+}
+
+impl HistoryFills {
+    /// Closed until the starter calls [`HistoryFills::started`] and every tenant
+    /// [`HistoryFills::join`]ed before that has had its first attempt.
+    pub fn new() -> Arc<HistoryFills> {
+        Arc::new(HistoryFills {
+            remaining: tokio::sync::watch::channel(1).0,
+            limit: tokio::sync::Semaphore::new(FILL_CONCURRENCY),
+        })
+    }
+
+    /// A tenant of the first pass: its [`FillTurn`].
+    pub fn join(self: &Arc<Self>) -> FillTurn {
+        self.remaining.send_modify(|n| *n += 1);
+        FillTurn {
+            fills: self.clone(),
+            in_first_pass: true,
+        }
+    }
+
+    /// A tenant that is not part of the first pass (added by a reload, or whose restored data
+    /// is fresh): its fills only wait for their slot.
+    pub fn later(self: &Arc<Self>) -> FillTurn {
+        FillTurn {
+            fills: self.clone(),
+            in_first_pass: false,
+        }
+    }
+
+    /// Every tenant of the first pass has joined.
+    pub fn started(&self) {
+        self.first_attempt_done();
+    }
+
+    fn first_attempt_done(&self) {
+        self.remaining.send_modify(|n| *n = n.saturating_sub(1));
+    }
+
+    async fn first_pass_done(&self) {
+        let mut rx = self.remaining.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// One tenant's use of the shared [`HistoryFills`].
+#[derive(Debug, Clone)]
+pub struct FillTurn {
+    pub fills: Arc<HistoryFills>,
+    /// True when this tenant's first attempt is part of the first pass the fills wait for
+    /// (not for a tenant added by a reload or one whose restored data is still fresh).
+    pub in_first_pass: bool,
 }
 
 /// A tenant's place in the interval, from its name: spreads steady-state refreshes evenly
@@ -133,6 +201,63 @@ impl TenantRefresher {
             })
     }
 
+    /// Reads up to `[history] days` records (`secureScores?$top=N`, first page only) and adds
+    /// the days the tenant's history lacks. Waits for the first pass and a fill slot first.
+    async fn fill_history(&self, turn: &FillTurn) -> Result<usize, GraphError> {
+        turn.fills.first_pass_done().await;
+        let _permit = turn.fills.limit.acquire().await;
+        let days = self.publisher.history_days();
+        let (records, _) = self.graph.latest_scores(days).await?;
+        let count = records.len();
+        let history = crate::core::cpu_work::run(move || {
+            let snapshots: Vec<crate::core::snapshot::ScoreSnapshot> = records
+                .iter()
+                .map(|r| crate::core::snapshot::ScoreSnapshot::from_graph(r, &[]))
+                .collect();
+            crate::core::history::History::from_snapshots(&snapshots, days)
+        })
+        .await
+        .map_err(|e| GraphError::Decode {
+            endpoint: crate::source::graph::SECURE_SCORES,
+            source: crate::source::model::ModelError::Body(format!("conversion stopped: {e}")),
+        })?;
+        self.publisher.record_fill(&self.name, &history);
+        Ok(count)
+    }
+
+    /// Sleeps `delay` (or until `shutdown`: then false), filling the history meanwhile when
+    /// `fill_wanted`; a fill that has not finished when the delay ends is dropped and asked
+    /// for again after the next refresh, so it never delays one.
+    async fn wait_and_fill(
+        &self,
+        delay: Duration,
+        fill_wanted: &mut bool,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let wake = tokio::time::Instant::now() + delay;
+        if let (true, Some(turn)) = (*fill_wanted, &self.fills) {
+            tokio::select! {
+                r = self.fill_history(turn) => {
+                    *fill_wanted = false;
+                    match r {
+                        Ok(records) => tracing::info!(tenant = %self.name, records, "history filled from Graph"),
+                        Err(e) => {
+                            *fill_wanted = true;
+                            tracing::warn!(tenant = %self.name, error = %chain(&e), "history fill failed; trying again after the next refresh");
+                            // Not again at once: after the next refresh.
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(wake) => return true,
+                _ = shutdown.cancelled() => return false,
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => true,
+            _ = shutdown.cancelled() => false,
+        }
+    }
+
     /// Refreshes until `shutdown` fires.
     pub async fn run(self, shutdown: CancellationToken) {
         self.events.tenant_started(&self.name);
@@ -144,6 +269,8 @@ impl TenantRefresher {
             }
         }
         let mut failures: u32 = 0;
+        let mut fill_wanted = false;
+        let mut first_attempt = true;
         loop {
             let started = Instant::now();
             let outcome = tokio::select! {
@@ -157,6 +284,7 @@ impl TenantRefresher {
             };
             let took = started.elapsed();
             self.events.refresh_finished(took);
+            let counted_in_first_pass = first_attempt;
             let delay = match outcome {
                 Ok(snapshot) => {
                     failures = 0;
@@ -178,10 +306,12 @@ impl TenantRefresher {
                     }
                     // Recording renders the tenant's series: CPU work, off the async workers.
                     let (publisher, name) = (self.publisher.clone(), self.name.clone());
-                    let _ = crate::core::cpu_work::run(move || {
+                    let wants_fill = crate::core::cpu_work::run(move || {
                         publisher.record_success(&name, snapshot)
                     })
-                    .await;
+                    .await
+                    .unwrap_or(false);
+                    fill_wanted |= wants_fill;
                     // A little jitter on top of the tenant's own slot.
                     let slot = until_next_slot(
                         self.epoch,
@@ -208,9 +338,14 @@ impl TenantRefresher {
                     delay
                 }
             };
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.cancelled() => return,
+            if counted_in_first_pass {
+                first_attempt = false;
+                if let Some(turn) = self.fills.as_ref().filter(|t| t.in_first_pass) {
+                    turn.fills.first_attempt_done();
+                }
+            }
+            if !self.wait_and_fill(delay, &mut fill_wanted, &shutdown).await {
+                return;
             }
         }
     }

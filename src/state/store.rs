@@ -54,7 +54,7 @@ impl TenantState {
             up: false,
             attempted: false,
             restored: false,
-            history: History::from(Vec::new()),
+            history: History::default(),
             last_success: None,
             last_attempt: None,
             last_error: None,

@@ -20,13 +20,24 @@ fn tenants(f: impl Fn(&mut securescore_sim::spec::TenantSpec)) -> SimulatorOptio
     o
 }
 
+/// The overview and every tenant page it links (where each tenant's whole error shows).
 async fn landing(app: &TestApp) -> String {
-    app.get("/")
-        .await
-        .text()
-        .await
-        .unwrap()
-        .replace("&#39;", "'")
+    let mut html = app.get("/").await.text().await.unwrap();
+    let links: Vec<String> = html
+        .split("href=\"tenants/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_string))
+        .collect();
+    for link in links {
+        html.push_str(
+            &app.get(&format!("/tenants/{link}"))
+                .await
+                .text()
+                .await
+                .unwrap(),
+        );
+    }
+    html.replace("&#39;", "'")
         .replace("&quot;", "\"")
         .replace("&amp;", "&")
 }

@@ -52,15 +52,19 @@ async fn landing_page_lists_tenants_and_links_metrics() {
         .to_string();
     assert!(csp.contains("default-src 'none'"));
     let html = r.text().await.unwrap();
-    assert!(html.contains("href=\"/metrics\""));
+    assert!(html.contains("href=\"metrics\""));
     assert!(html.contains(env!("CARGO_PKG_VERSION")));
     for t in ["contoso", "fabrikam", "northwind", "tailspin"] {
         assert!(html.contains(t), "{t}");
     }
     assert!(
-        html.contains("No Secure Score yet"),
+        html.contains("data-tenant=\"tailspin\" data-status=\"no_data\""),
         "tailspin has no record yet"
     );
+    let tailspin = app.get("/tenants/tailspin").await.text().await.unwrap();
+    assert!(tailspin.contains("No Secure Score yet"));
+    assert_eq!(app.get("/tenants/nobody").await.status(), 404);
+    assert_eq!(app.get("/tenants/%ZZ").await.status(), 404);
     assert!(!html.contains("<script"));
     app.stop().await;
 }

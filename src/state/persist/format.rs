@@ -8,7 +8,7 @@
 //!
 //! Holds no secret or token: names, tenant id, the snapshot's numbers and Graph's text.
 
-use crate::core::history::{trimmed, DailyScore, History};
+use crate::core::history::{ControlChange, DailyScore, History};
 use crate::core::intern::{intern_info, intern_text};
 use crate::core::snapshot::{
     CategoryScore, Control, ControlInfo, PeerScore, ScoreSnapshot, TenantSnapshot,
@@ -20,8 +20,10 @@ use std::sync::Arc;
 
 /// The `format` value of every state file.
 pub const FORMAT: &str = "securescore_exporter state";
-/// The layout written; any other is ignored as foreign (a newer exporter's, say).
-pub const VERSION: u32 = 1;
+/// The layout written; any other is ignored as foreign (a newer exporter's, say). Version 1
+/// (days with the score only, no control changes or statuses) is still read.
+pub const VERSION: u32 = 2;
+const OLDEST_READ: u32 = 1;
 /// A decompressed file larger than this is not ours (a tenant's is well under 1 MiB).
 const MAX_DECODED: u64 = 64 << 20;
 
@@ -69,9 +71,54 @@ struct FileV1 {
     tenant_id: String,
     last_success: f64,
     profiles: usize,
-    /// `[day, current, max]`, oldest first.
-    history: Vec<(i64, f64, f64)>,
+    /// Oldest first.
+    history: Vec<DayRow>,
+    /// `[day, control, delta, points]`, oldest first (version 2).
+    #[serde(default)]
+    changes: Vec<(i32, String, f64, f64)>,
     score: Option<ScoreV1>,
+}
+
+/// A kept day: `[day, current, max]` (version 1) or with the categories' `[points, max]` in
+/// [`crate::core::history::CATEGORIES`] order and the peers in `PEER_BASES` order (version 2;
+/// `null` for none).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum DayRow {
+    Full(
+        i32,
+        f64,
+        f64,
+        [(Option<f32>, Option<f32>); 5],
+        [Option<f32>; 2],
+    ),
+    Score(i32, f64, f64),
+}
+
+fn nan_none(v: f32) -> Option<f32> {
+    (!v.is_nan()).then_some(v)
+}
+
+fn day_row(d: &DailyScore) -> DayRow {
+    DayRow::Full(
+        d.day,
+        d.current_points,
+        f64::from(d.max_points),
+        d.categories.map(|(p, m)| (nan_none(p), nan_none(m))),
+        d.peers.map(nan_none),
+    )
+}
+
+fn day_of_row(r: DayRow) -> DailyScore {
+    match r {
+        DayRow::Score(day, current, max) => DailyScore::new(day, current, max),
+        DayRow::Full(day, current, max, categories, peers) => {
+            let mut d = DailyScore::new(day, current, max);
+            d.categories = categories.map(|(p, m)| (p.unwrap_or(f32::NAN), m.unwrap_or(f32::NAN)));
+            d.peers = peers.map(|p| p.unwrap_or(f32::NAN));
+            d
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -91,6 +138,12 @@ struct ScoreV1 {
     /// `[name, category, points, max, rank, items, items_in_scope, index into infos]`.
     controls: Vec<ControlV1>,
     peers: Vec<PeerV1>,
+    /// `[index into controls, implementation status]` (version 2).
+    #[serde(default)]
+    statuses: Vec<(u32, String)>,
+    /// Each description's action address, in `infos` order (version 2).
+    #[serde(default)]
+    action_urls: Vec<String>,
 }
 
 type InfoV1 = (String, String, String, String, String, String, String, bool);
@@ -117,6 +170,7 @@ struct PeerV1 {
 fn score_v1(s: &ScoreSnapshot) -> ScoreV1 {
     let mut info_index: HashMap<*const ControlInfo, usize> = HashMap::new();
     let mut infos = Vec::new();
+    let mut action_urls = Vec::new();
     let controls = s
         .controls
         .iter()
@@ -133,6 +187,7 @@ fn score_v1(s: &ScoreSnapshot) -> ScoreV1 {
                     d.state.clone(),
                     d.deprecated,
                 ));
+                action_urls.push(d.action_url.clone());
                 infos.len() - 1
             });
             (
@@ -171,15 +226,36 @@ fn score_v1(s: &ScoreSnapshot) -> ScoreV1 {
                 categories: p.categories.clone(),
             })
             .collect(),
+        statuses: s
+            .statuses
+            .iter()
+            .map(|(i, t)| (*i, t.to_string()))
+            .collect(),
+        action_urls,
     }
 }
 
 fn score_from_v1(s: ScoreV1) -> Result<ScoreSnapshot, DecodeError> {
+    let control_count = s.controls.len();
+    let mut statuses: Vec<(u32, crate::core::snapshot::Text)> = s
+        .statuses
+        .into_iter()
+        .map(|(i, t)| (i, intern_text(&t)))
+        .collect();
+    if statuses.iter().any(|(i, _)| *i as usize >= control_count) {
+        return Err(DecodeError::Inconsistent(
+            "a status names a missing control",
+        ));
+    }
+    statuses.sort_by_key(|(i, _)| *i);
+    statuses.dedup_by_key(|(i, _)| *i);
+    let mut urls = s.action_urls.into_iter();
     let infos: Vec<Arc<ControlInfo>> = s
         .infos
         .into_iter()
         .map(
             |(title, service, tier, action_type, cost, impact, state, deprecated)| {
+                let action_url = urls.next().unwrap_or_default();
                 intern_info(ControlInfo {
                     title,
                     service,
@@ -189,6 +265,7 @@ fn score_from_v1(s: ScoreV1) -> Result<ScoreSnapshot, DecodeError> {
                     user_impact: impact,
                     state,
                     deprecated,
+                    action_url,
                 })
             },
         )
@@ -240,6 +317,7 @@ fn score_from_v1(s: ScoreV1) -> Result<ScoreSnapshot, DecodeError> {
                 categories: p.categories,
             })
             .collect(),
+        statuses,
     })
 }
 
@@ -252,10 +330,12 @@ pub fn encode(saved: &SavedTenant, out: impl Write) -> std::io::Result<()> {
         tenant_id: saved.tenant_id.clone(),
         last_success: saved.last_success,
         profiles: saved.snapshot.profiles,
-        history: saved
+        history: saved.history.days.iter().map(day_row).collect(),
+        changes: saved
             .history
+            .changes
             .iter()
-            .map(|d| (d.day, d.current_points, d.max_points))
+            .map(|c| (c.day, c.control.to_string(), c.delta, c.points))
             .collect(),
         score: saved.snapshot.score.as_ref().map(score_v1),
     };
@@ -276,7 +356,7 @@ pub fn decode(bytes: &[u8], name: &str, tenant_id: &str) -> Result<SavedTenant, 
         .read_to_end(&mut json)
         .map_err(DecodeError::Damaged)?;
     let header: Header = serde_json::from_slice(&json).map_err(DecodeError::Json)?;
-    if header.format != FORMAT || header.version != VERSION {
+    if header.format != FORMAT || !(OLDEST_READ..=VERSION).contains(&header.version) {
         return Err(DecodeError::Foreign {
             format: header.format,
             version: header.version,
@@ -298,13 +378,16 @@ pub fn decode(bytes: &[u8], name: &str, tenant_id: &str) -> Result<SavedTenant, 
     if !file.last_success.is_finite() || file.last_success < 0.0 {
         return Err(DecodeError::Inconsistent("the success time is not a time"));
     }
-    let history: Vec<DailyScore> = file
-        .history
+    let days: Vec<DailyScore> = file.history.into_iter().map(day_of_row).collect();
+    let changes: Vec<ControlChange> = file
+        .changes
         .into_iter()
-        .map(|(day, current_points, max_points)| DailyScore {
+        .filter(|c| c.2.is_finite() && c.3.is_finite())
+        .map(|(day, control, delta, points)| ControlChange {
             day,
-            current_points,
-            max_points,
+            control: intern_text(&control),
+            delta,
+            points,
         })
         .collect();
     Ok(SavedTenant {
@@ -315,6 +398,6 @@ pub fn decode(bytes: &[u8], name: &str, tenant_id: &str) -> Result<SavedTenant, 
             score: file.score.map(score_from_v1).transpose()?,
             profiles: file.profiles,
         }),
-        history: trimmed(&history, crate::core::history::MAX_DAYS),
+        history: History::from_parts(days, changes, crate::core::history::MAX_DAYS),
     })
 }

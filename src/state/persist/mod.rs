@@ -70,7 +70,7 @@ impl Restored {
             };
             t.snapshot = Some(saved.snapshot);
             t.last_success = Some(saved.last_success);
-            t.history = crate::core::history::trimmed(&saved.history, history_days);
+            t.history = saved.history.trimmed(history_days);
             t.restored = true;
             applied += 1;
         }

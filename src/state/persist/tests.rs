@@ -1,6 +1,6 @@
 use super::format::{decode, encode, DecodeError};
 use super::*;
-use crate::core::history::DailyScore;
+use crate::core::history::{ControlChange, DailyScore, History};
 use crate::core::snapshot::TenantSnapshot;
 use std::sync::Arc;
 
@@ -19,19 +19,52 @@ fn saved(name: &str, id: &str) -> SavedTenant {
         tenant_id: id.to_string(),
         last_success: 1_795_759_200.5,
         snapshot: snapshot("contoso"),
-        history: Arc::from(vec![
-            DailyScore {
-                day: 20_783,
-                current_points: 412.5,
-                max_points: 640.0,
-            },
-            DailyScore {
-                day: 20_784,
-                current_points: 413.0,
-                max_points: 640.0,
-            },
-        ]),
+        history: {
+            let mut full = DailyScore::new(20_784, 413.0, 640.0);
+            full.categories[0] = (100.25, 120.0);
+            full.peers[0] = 0.4815;
+            History::from_parts(
+                vec![DailyScore::new(20_783, 412.5, 640.0), full],
+                vec![ControlChange {
+                    day: 20_784,
+                    control: Arc::from("MFARegistrationV2"),
+                    delta: 0.5,
+                    points: 9.5,
+                }],
+                90,
+            )
+        },
     }
+}
+
+/// A file of the first layout (days with the score only) still reads.
+#[test]
+fn a_version_1_file_reads_with_its_days() {
+    let s = saved("contoso", "id-1");
+    let mut json: serde_json::Value = {
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&bytes_of(&s)[..]),
+            &mut raw,
+        )
+        .unwrap();
+        serde_json::from_slice(&raw).unwrap()
+    };
+    json["version"] = 1.into();
+    json["history"] = serde_json::json!([[20783, 412.5, 640.0]]);
+    let o = json.as_object_mut().unwrap();
+    o.remove("changes");
+    let score = o["score"].as_object_mut().unwrap();
+    score.remove("statuses");
+    score.remove("action_urls");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &serde_json::to_vec(&json).unwrap()).unwrap();
+    let back = decode(&gz.finish().unwrap(), "contoso", "id-1").unwrap();
+    assert_eq!(
+        &*back.history.days,
+        &[DailyScore::new(20_783, 412.5, 640.0)]
+    );
+    assert!(back.history.changes.is_empty());
 }
 
 fn bytes_of(s: &SavedTenant) -> Vec<u8> {
@@ -91,10 +124,10 @@ fn damaged_foreign_and_misplaced_files_are_refused_whole() {
         std::io::Write::write_all(&mut e, text.as_bytes()).unwrap();
         e.finish().unwrap()
     };
-    let future = gz(r#"{"format":"securescore_exporter state","version":2,"anything":[]}"#);
+    let future = gz(r#"{"format":"securescore_exporter state","version":3,"anything":[]}"#);
     assert!(matches!(
         decode(&future, "contoso", "id-1"),
-        Err(DecodeError::Foreign { version: 2, .. })
+        Err(DecodeError::Foreign { version: 3, .. })
     ));
     let other = gz(r#"{"format":"something else","version":1}"#);
     assert!(matches!(
@@ -185,6 +218,6 @@ fn an_unusable_file_is_ignored_and_the_others_restored() {
     assert_eq!(restored.apply(&mut states, 1), 1);
     assert!(states[0].restored && !states[0].up && !states[0].attempted);
     assert_eq!(states[0].last_success, Some(1_795_759_200.5));
-    assert_eq!(states[0].history.len(), 1, "cut to [history] days");
+    assert_eq!(states[0].history.days.len(), 1, "cut to [history] days");
     assert!(!states[1].restored && states[1].snapshot.is_none());
 }
