@@ -129,7 +129,8 @@ fn main() {
         heap as f64 / 1048576.0
     );
     let store = Store::from_states(states);
-    let target = format!("customer-{:05}", n / 2);
+    // An E5 tenant (every tenth is one): the most controls, the largest page.
+    let target = format!("customer-{:05}", (n / 2 / 10) * 10 + 9);
     let filtered = FleetQuery::parse(Some("band=concern&q=customer-01&sort=change"));
     let mut first = Vec::new();
     let mut filt = Vec::new();
