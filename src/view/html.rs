@@ -169,6 +169,7 @@ table{border-collapse:collapse;width:100%;background:var(--card);border:1px soli
 th,td{padding:.4em .6em;text-align:left;border-bottom:1px solid var(--line);vertical-align:middle}
 th{font-size:.8em;text-transform:uppercase;letter-spacing:.03em;color:var(--muted)}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{white-space:nowrap}
 .fleet td.name a{font-weight:600;overflow-wrap:anywhere}
 .fleet .score{font-weight:800;font-size:1.15em;white-space:nowrap}
 .fleet .band{font-size:.75em;font-weight:700;text-transform:uppercase;margin-left:.3em}
@@ -226,12 +227,16 @@ svg.trend .dot{fill:var(--link)}
  .print-only{display:block}
  .top{border:0;padding:0 0 .4rem}
  main{padding:0;max-width:none}
- .panel,.error-box,table{break-inside:avoid;border-color:#bbb}
+ .panel,.error-box,table{border-color:#bbb}
+ .tenant-head,.error-box,.cols .panel,tr,svg.trend{break-inside:avoid}
+ .actions .no-print,.actions .detail{display:none}
  .actions tr.extra{display:none}
  .big{font-size:3em}
  svg.trend{max-height:14em}
  a{text-decoration:none}
  .cols{grid-template-columns:1fr 1fr}
+ .bars li{grid-template-columns:6.5em 1fr 3.8em}
+ th,td{padding:.3em .4em}
  .report+.report{break-before:page}
 }
 @page{size:A4;margin:14mm}

@@ -205,7 +205,7 @@ fn action_rows(out: &mut String, actions: &[ActionView], extra_from: usize, link
             let _ = write!(out, "<span class=\"why\">{why}</span>");
         }
         if let Some(s) = &a.implementation_status {
-            let _ = write!(out, "<span class=\"why\">{}</span>", escape(s));
+            let _ = write!(out, "<span class=\"why detail\">{}</span>", escape(s));
         }
         if let (Some(n), Some(of)) = (a.items, a.items_in_scope) {
             let _ = write!(

@@ -345,8 +345,11 @@ async fn tenant_pages_and_overview_show_the_simulators_data_in_chromium() {
     );
 
     // The printed report: one or two pages with what an insurer asks for.
-    let (text, pages) = text_of_pdf(&shots.join("tenant-contoso.pdf"));
-    assert!((1..=2).contains(&pages), "{pages} pages");
+    for t in ["contoso", "fabrikam", "northwind", "tailspin"] {
+        let (_, pages) = text_of_pdf(&shots.join(format!("tenant-{t}.pdf")));
+        assert!((1..=2).contains(&pages), "{t}: {pages} pages");
+    }
+    let (text, _) = text_of_pdf(&shots.join("tenant-contoso.pdf"));
     let first_title = v["pages"]["tenant-contoso"]["desktop"]["actions"][0]["title"]
         .as_str()
         .unwrap()
