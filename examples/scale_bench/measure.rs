@@ -226,7 +226,10 @@ pub(crate) fn run_pass(
     let config = base.replace(
         "[refresh]\n",
         &format!("[refresh]\nmax_concurrent_tenants = {}\n", o.concurrency),
-    ) + &format!("\n[metrics]\ncontrols = \"{controls}\"\n");
+    ) + &format!("\n[metrics]\ncontrols = \"{controls}\"\n")
+        // No history fill: its requests would run during the idle and throughput phases (the
+        // fills are measured by pages_bench and BENCHMARKS.md's live 2,000-tenant run).
+        + "\n[history]\ndays = 1\n";
     let path = work.join(format!("exporter-{n}-{controls}.toml"));
     std::fs::write(&path, config).expect("config written");
     let log =

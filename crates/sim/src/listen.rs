@@ -52,8 +52,9 @@ pub(crate) async fn accept_loop(
                     Ok(resp)
                 }
             });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service);
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let conn = builder.serve_connection(TokioIo::new(tls), service);
             tokio::select! {
                 _ = conn => {}
                 _ = shutdown.cancelled() => {}

@@ -31,7 +31,8 @@ pub(crate) fn make_certificates() -> Result<(String, rustls::ServerConfig), Simu
             vec![leaf.der().clone(), ca.der().clone()],
             rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
         )?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Graph and Entra offer HTTP/2 and HTTP/1.1 over ALPN; so does the simulator.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok((ca.pem(), config))
 }
 
