@@ -137,7 +137,7 @@ impl GraphError {
     }
 }
 
-/// Formats an error with its whole `source()` chain on one line, for logs and the status page.
+/// Formats an error with its whole `source()` chain on one line, for logs and the pages.
 pub fn chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut cur = err.source();

@@ -18,7 +18,7 @@ pub trait Render: Send + Sync {
     fn render(&self, tenant: &TenantState) -> Vec<Part>;
 }
 
-/// Renders nothing (status pages and tests that never serve `/metrics`).
+/// Renders nothing (pages and tests that never serve `/metrics`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoRender;
 

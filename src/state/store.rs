@@ -1,6 +1,6 @@
 //! The in-memory state of every tenant: its last good snapshot and how its refreshes are going.
 //!
-//! The refreshers write, `/metrics` and the status page read. Writers build the new snapshot
+//! The refreshers write, `/metrics` and the pages read. Writers build the new snapshot
 //! outside the lock and swap an `Arc` in, so a scrape never waits for Graph. A `std` lock is
 //! right here: it is never held across an `.await`.
 
@@ -34,7 +34,7 @@ pub struct TenantState {
     pub last_success: Option<f64>,
     /// Unix seconds when the last attempt finished.
     pub last_attempt: Option<f64>,
-    /// The last failure, for the status page; cleared by a success.
+    /// The last failure, for the pages; cleared by a success.
     pub last_error: Option<String>,
     /// This state's series, rendered and compressed by its writer when the state changed (one
     /// part per metric family); `None` for a state nobody rendered.
