@@ -14,7 +14,8 @@
 //!   - `core::failure`: the bounded failure reasons; `core::names`: every metric name and HELP.
 //!   - `core::certificate`: certificate credential files (PEM, PKCS#12) and their assertions.
 //!   - `core::deflate`: text deflated once into joinable parts; `core::cpu_work`: the bounded
-//!     pool where parsing, conversion and rendering run, off the async workers.
+//!     pool where parsing, conversion and rendering run, off the async workers; `core::memory`:
+//!     freed memory back to the OS after the history fills.
 //! - [`config`]: the one place that reads configuration.
 //!   - `config::raw`: the file's shape; `config::load`: file, `SECURESCORE_` environment and
 //!     `config::overrides` (the command line, as one figment provider) merged;

@@ -10,6 +10,7 @@ pub mod deflate;
 pub mod failure;
 pub mod history;
 pub mod intern;
+pub mod memory;
 pub mod names;
 pub mod secret;
 pub mod snapshot;

@@ -57,6 +57,8 @@ pub struct HistoryFills {
     /// Tenants of the first pass yet to finish their first attempt.
     remaining: tokio::sync::watch::Sender<usize>,
     limit: tokio::sync::Semaphore,
+    /// Fills running now: the last one to end gives the freed memory back.
+    running: std::sync::atomic::AtomicUsize,
 }
 
 impl HistoryFills {
@@ -66,6 +68,7 @@ impl HistoryFills {
         Arc::new(HistoryFills {
             remaining: tokio::sync::watch::channel(1).0,
             limit: tokio::sync::Semaphore::new(FILL_CONCURRENCY),
+            running: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -99,6 +102,31 @@ impl HistoryFills {
     async fn first_pass_done(&self) {
         let mut rx = self.remaining.subscribe();
         let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// Counts a running fill; when the last one ends (finished, failed or cancelled), the
+/// allocator's free pages go back to the OS: a fill parses a few megabytes that glibc would
+/// otherwise keep resident in the fill threads' arenas. (Trimming every 128 fills as well was
+/// measured at 10,000 tenants and did not lower the peak while fills run: that is the four
+/// fills' own parsing.)
+struct Running<'a>(&'a HistoryFills);
+
+impl<'a> Running<'a> {
+    fn start(fills: &'a HistoryFills) -> Running<'a> {
+        fills
+            .running
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Running(fills)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering::AcqRel;
+        if self.0.running.fetch_sub(1, AcqRel) == 1 {
+            crate::core::memory::release_free();
+        }
     }
 }
 
@@ -206,6 +234,7 @@ impl TenantRefresher {
     async fn fill_history(&self, turn: &FillTurn) -> Result<usize, GraphError> {
         turn.fills.first_pass_done().await;
         let _permit = turn.fills.limit.acquire().await;
+        let _running = Running::start(&turn.fills);
         let days = self.publisher.history_days();
         let (records, _) = self.graph.latest_scores(days).await?;
         let count = records.len();
