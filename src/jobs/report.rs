@@ -62,24 +62,6 @@ pub fn tenant_state(
     t
 }
 
-/// Builds one tenant's view from its records (any order) and the catalogue.
-pub fn tenant_report(
-    tenant: &str,
-    tenant_id: &str,
-    records: &[SecureScoreRecord],
-    profiles: &[ControlProfile],
-) -> TenantView {
-    let now = crate::core::clock::unix_now();
-    TenantView::of(&tenant_state(
-        tenant,
-        tenant_id,
-        records,
-        profiles,
-        crate::core::history::MAX_DAYS,
-        now,
-    ))
-}
-
 /// Reads every tenant of `config` once and builds the report.
 pub async fn collect(config: &Config) -> Result<Report, ConnectError> {
     let events: Arc<dyn GraphEvents> = Arc::new(NoEvents);

@@ -213,4 +213,56 @@ mod tests {
         assert!(store.ready());
         assert!(store.tenants()[1].snapshot.is_none());
     }
+
+    fn scored(day: i32, current: f64) -> TenantSnapshot {
+        TenantSnapshot {
+            score: Some(crate::core::snapshot::ScoreSnapshot {
+                created_at: Some(f64::from(day) * 86_400.0 + 60.0),
+                current_points: Some(current),
+                max_points: Some(100.0),
+                ..Default::default()
+            }),
+            profiles: 0,
+        }
+    }
+
+    #[test]
+    fn refreshes_keep_days_ask_for_one_fill_and_days_0_keeps_none() {
+        let store = Arc::new(Store::new([("a", "id-a")]));
+        let publisher = Publisher::new(store.clone(), Arc::new(NoRender)).with_history_days(90);
+        assert!(
+            publisher.record_success("a", scored(100, 40.0)),
+            "nothing kept: fill"
+        );
+        assert!(
+            !publisher.record_success("a", scored(101, 41.0)),
+            "the next day: no gap"
+        );
+        assert!(
+            publisher.record_success("a", scored(104, 42.0)),
+            "days missing: fill again"
+        );
+        assert_eq!(store.tenants()[0].history.days.len(), 3);
+        // A fill adds what the tenant lacks and keeps its own days.
+        let filled = History::from_parts(
+            vec![
+                crate::core::history::DailyScore::new(102, 1.0, 100.0),
+                crate::core::history::DailyScore::new(104, 2.0, 100.0),
+            ],
+            Vec::new(),
+            90,
+        );
+        publisher.record_fill("a", &filled);
+        let days = store.tenants()[0].history.days.clone();
+        let kept: Vec<(i32, f64)> = days.iter().map(|d| (d.day, d.current_points)).collect();
+        assert_eq!(kept, [(100, 40.0), (101, 41.0), (102, 1.0), (104, 42.0)]);
+
+        let off = Arc::new(Store::new([("b", "id-b")]));
+        let publisher = Publisher::new(off.clone(), Arc::new(NoRender)).with_history_days(0);
+        assert!(
+            !publisher.record_success("b", scored(100, 40.0)),
+            "[history] days = 0: no fill"
+        );
+        assert!(off.tenants()[0].history.is_empty());
+    }
 }

@@ -194,6 +194,15 @@ fn until_slot_after(
     (epoch + slot).saturating_duration_since(now)
 }
 
+/// A conversion on the CPU-work pool that did not finish (the pool stopped or it panicked),
+/// reported as a decode failure of what was read.
+fn conversion_stopped(e: impl std::fmt::Display) -> GraphError {
+    GraphError::Decode {
+        endpoint: crate::source::graph::SECURE_SCORES,
+        source: crate::source::model::ModelError::Body(format!("conversion stopped: {e}")),
+    }
+}
+
 /// `base` scaled by a random factor in [0.9, 1.1].
 fn jittered(base: Duration) -> Duration {
     base.mul_f64(0.9 + fastrand::f64() * 0.2)
@@ -223,10 +232,7 @@ impl TenantRefresher {
         let convert = move || TenantSnapshot::from_graph(&data.records, &data.profiles);
         crate::core::cpu_work::run(convert)
             .await
-            .map_err(|e| GraphError::Decode {
-                endpoint: crate::source::graph::SECURE_SCORES,
-                source: crate::source::model::ModelError::Body(format!("conversion stopped: {e}")),
-            })
+            .map_err(conversion_stopped)
     }
 
     /// Reads up to `[history] days` records (`secureScores?$top=N`, first page only) and adds
@@ -246,10 +252,7 @@ impl TenantRefresher {
             crate::core::history::History::from_snapshots(&snapshots, days)
         })
         .await
-        .map_err(|e| GraphError::Decode {
-            endpoint: crate::source::graph::SECURE_SCORES,
-            source: crate::source::model::ModelError::Body(format!("conversion stopped: {e}")),
-        })?;
+        .map_err(conversion_stopped)?;
         self.publisher.record_fill(&self.name, &history);
         Ok(count)
     }
@@ -383,6 +386,27 @@ impl TenantRefresher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn fills_wait_until_every_first_pass_tenant_has_had_its_attempt() {
+        let fills = HistoryFills::new();
+        let (a, b) = (fills.join(), fills.join());
+        let late = fills.later();
+        assert!(!late.in_first_pass && a.in_first_pass);
+        let open = || {
+            let f = fills.clone();
+            async move {
+                tokio::time::timeout(Duration::from_millis(50), f.first_pass_done())
+                    .await
+                    .is_ok()
+            }
+        };
+        fills.started();
+        a.fills.first_attempt_done();
+        assert!(!open().await, "b has not had its first attempt");
+        b.fills.first_attempt_done();
+        assert!(open().await);
+    }
 
     #[test]
     fn slots_spread_tenants_over_the_interval() {

@@ -204,10 +204,20 @@ async fn backfill_goes_through_promtool_into_prometheus_with_exact_values() {
 }
 
 async fn run_snapshot(config: &std::path::Path, format: &str) -> (i32, String, String) {
+    run_snapshot_with(config, format, &[]).await
+}
+
+/// `snapshot --config CONFIG --format FORMAT EXTRA…`: exit code, stdout, stderr.
+async fn run_snapshot_with(
+    config: &std::path::Path,
+    format: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
     let mut cmd = exporter();
     cmd.args(["snapshot", "--config"])
         .arg(config)
-        .args(["--format", format]);
+        .args(["--format", format])
+        .args(extra);
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
         .unwrap()
@@ -361,32 +371,9 @@ async fn snapshot_html_is_one_self_contained_report_and_tenant_picks_one() {
         ..Setup::default()
     })
     .await;
-    let run = |args: Vec<String>| {
-        let mut cmd = exporter();
-        cmd.args(args);
-        async move {
-            let out = tokio::task::spawn_blocking(move || cmd.output())
-                .await
-                .unwrap()
-                .unwrap();
-            (
-                out.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stdout).to_string(),
-                String::from_utf8_lossy(&out.stderr).to_string(),
-            )
-        }
-    };
-    let config = app.config_path.to_str().unwrap().to_string();
-    let args = |extra: &[&str]| {
-        let mut a: Vec<String> = ["snapshot", "--config", &config, "--format", "html"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
     // Only contoso: fabrikam's failure is not fetched and does not decide the exit code.
-    let (code, html, err) = run(args(&["--tenant", "contoso"])).await;
+    let (code, html, err) =
+        run_snapshot_with(&app.config_path, "html", &["--tenant", "contoso"]).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(html.matches("<article class=\"report\"").count(), 1);
     assert!(html.contains("data-tenant=\"contoso\"") && !html.contains("fabrikam"));
@@ -403,12 +390,12 @@ async fn snapshot_html_is_one_self_contained_report_and_tenant_picks_one() {
         assert!(!html.contains(banned), "{banned} in the report");
     }
     // Both tenants: one fails, so exit 1, and its error is in the report.
-    let (code, html, _) = run(args(&[])).await;
+    let (code, html, _) = run_snapshot_with(&app.config_path, "html", &[]).await;
     assert_eq!(code, 1);
     assert_eq!(html.matches("<article class=\"report\"").count(), 2);
     assert!(html.contains("AADSTS7000215"));
     // A tenant the configuration does not have.
-    let (code, _, err) = run(args(&["--tenant", "nobody"])).await;
+    let (code, _, err) = run_snapshot_with(&app.config_path, "html", &["--tenant", "nobody"]).await;
     assert_eq!(code, 2);
     assert!(
         err.contains("--tenant \"nobody\": no tenant of that name"),
