@@ -2,6 +2,7 @@
 //! built-in Graph simulator, plus the real tools users run (promtool, Prometheus).
 //! One binary, shared helpers.
 
+mod alertmanager;
 mod auth;
 mod cli;
 mod dashboards;
