@@ -33,12 +33,15 @@ fn tenant(i: usize) -> (&'static str, String) {
 fn fleet_alerts() -> Vec<Value> {
     let job = || ("job", "securescore".to_string());
     let cred = |i: usize| {
-        let c = if i < 30 { "partner-a".to_string() } else { format!("tenant-{i:04}") };
+        let c = if i < 30 {
+            "partner-a".to_string()
+        } else {
+            format!("tenant-{i:04}")
+        };
         ("credential", c)
     };
-    let per_tenant = |name: &str, severity: &str, i: usize| {
-        alert(name, severity, &[job(), tenant(i), cred(i)])
-    };
+    let per_tenant =
+        |name: &str, severity: &str, i: usize| alert(name, severity, &[job(), tenant(i), cred(i)]);
     let mut out = Vec::new();
     for i in 0..TENANTS {
         if i % 2 == 0 {
@@ -72,7 +75,11 @@ fn fleet_alerts() -> Vec<Value> {
     out.push(alert(
         "SecureScoreFleetRefreshFailing",
         "critical",
-        &[job(), ("scope", "credential".into()), ("credential", "partner-a".into())],
+        &[
+            job(),
+            ("scope", "credential".into()),
+            ("credential", "partner-a".into()),
+        ],
     ));
     for i in [300, 301] {
         out.push(per_tenant("SecureScoreRefreshFailing", "warning", i));
@@ -99,7 +106,10 @@ async fn a_500_tenant_fleet_makes_a_handful_of_notifications_and_fleet_failures_
     let _am = KillOnDrop(
         Command::new("prometheus-alertmanager")
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--cluster.listen-address=")
             .stdout(Stdio::null())
@@ -132,7 +142,10 @@ async fn a_500_tenant_fleet_makes_a_handful_of_notifications_and_fleet_failures_
         let inhibited = !a["status"]["inhibitedBy"].as_array().unwrap().is_empty();
         let shared = a["labels"]["credential"] == "partner-a";
         assert_eq!(inhibited, shared, "{}", a["labels"]);
-        assert_eq!(a["status"]["state"], if shared { "suppressed" } else { "active" });
+        assert_eq!(
+            a["status"]["state"],
+            if shared { "suppressed" } else { "active" }
+        );
     }
     assert!(
         all.iter()
@@ -142,8 +155,11 @@ async fn a_500_tenant_fleet_makes_a_handful_of_notifications_and_fleet_failures_
     );
 
     // Notification groups per receiver (one notification per group and repeat_interval).
-    let groups: Vec<Value> =
-        get_json(&client, &format!("{base}/api/v2/alerts/groups?inhibited=false")).await;
+    let groups: Vec<Value> = get_json(
+        &client,
+        &format!("{base}/api/v2/alerts/groups?inhibited=false"),
+    )
+    .await;
     let mut per_receiver: BTreeMap<String, usize> = BTreeMap::new();
     for g in &groups {
         let active = g["alerts"]
@@ -171,7 +187,10 @@ async fn a_500_tenant_fleet_makes_a_handful_of_notifications_and_fleet_failures_
             .unwrap();
         r.trim_end_matches('h').parse().unwrap()
     };
-    eprintln!("{} alerts from {TENANTS} tenants; notification groups per receiver:", alerts.len());
+    eprintln!(
+        "{} alerts from {TENANTS} tenants; notification groups per receiver:",
+        alerts.len()
+    );
     for (receiver, n) in &per_receiver {
         eprintln!(
             "  {receiver}: {n} groups, at most {:.0} notifications a day while all fire",
@@ -186,5 +205,9 @@ async fn a_500_tenant_fleet_makes_a_handful_of_notifications_and_fleet_failures_
     assert_eq!(per_receiver["operations-email"], 1);
     assert_eq!(per_receiver["on-call"], 1);
     let total: usize = per_receiver.values().sum();
-    assert!(total <= 30, "{total} notification groups for {} alerts", alerts.len());
+    assert!(
+        total <= 30,
+        "{total} notification groups for {} alerts",
+        alerts.len()
+    );
 }

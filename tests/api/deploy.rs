@@ -413,6 +413,22 @@ fn assert_common_objects(objects: &[Value]) {
         .all(|o| o["metadata"]["namespace"] == "monitoring"));
 }
 
+/// The label the ServiceMonitor's relabeling copies into `instance` (never the pod IP, which
+/// changes with every rollout and would start new series).
+fn instance_source(objects: &[Value]) -> String {
+    let monitors = find(objects, "ServiceMonitor");
+    assert_eq!(monitors.len(), 1);
+    let endpoints = monitors[0]["spec"]["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.len(), 1);
+    let relabel = endpoints[0]["relabelings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["targetLabel"] == "instance")
+        .expect("a relabeling sets instance");
+    relabel["sourceLabels"][0].as_str().unwrap().to_string()
+}
+
 #[test]
 fn single_overlay_renders_validates_and_is_hardened() {
     let objects = render("single");
@@ -421,6 +437,8 @@ fn single_overlay_renders_validates_and_is_hardened() {
     assert_eq!(deployments.len(), 1);
     assert_eq!(deployments[0]["spec"]["replicas"], 1);
     assert_hardened_and_probed(deployments[0], &objects);
+    // One pod: instance is the Service name, the same after every rollout.
+    assert_eq!(instance_source(&objects), "__meta_kubernetes_service_name");
     // The client secret is a mounted Secret file the config names.
     let pod = pod_spec(deployments[0]);
     assert!(pod["volumes"]
@@ -470,6 +488,8 @@ fn sharded_overlay_is_a_statefulset_whose_shard_count_matches_its_replicas() {
     assert!(find(&objects, "Deployment").is_empty());
     let s = find(&objects, "StatefulSet")[0];
     assert_hardened_and_probed(s, &objects);
+    // One target per shard, named by its stable StatefulSet pod name.
+    assert_eq!(instance_source(&objects), "__meta_kubernetes_pod_name");
     let args: Vec<&str> = pod_spec(s)["containers"][0]["args"]
         .as_array()
         .unwrap()
@@ -678,6 +698,22 @@ fn compose_stack_parses_mounts_existing_files_and_its_configs_pass_the_real_tool
         .iter()
         .find_map(|a| a.as_str().unwrap().strip_prefix("--config.file="))
         .unwrap();
+    // The compose stack runs Alertmanager 0.28+ (Teams Workflows); amtool here is 0.25. The
+    // Teams webhook URL file the config reads is mounted where it looks.
+    let am_file = root.path().join(am_config.trim_start_matches('/'));
+    let teams = root
+        .path()
+        .join("etc/alertmanager/secrets/teams-webhook-url");
+    assert!(
+        teams.exists(),
+        "the compose stack mounts the Teams webhook URL file"
+    );
+    let text = std::fs::read_to_string(&am_file).unwrap();
+    std::fs::write(
+        &am_file,
+        crate::rules::amtool_readable(&text, "http://127.0.0.1:9/teams"),
+    )
+    .unwrap();
     run(Command::new("amtool")
         .args(["check-config"])
         .arg(root.path().join(am_config.trim_start_matches('/'))));
