@@ -95,39 +95,33 @@ local promql = import 'lib/promql.libsonnet';
           alert(
             'SecureScoreDropped',
             'dropped',
-            q.withCredential('job_tenant:securescore_current_points:drop1d >= %g' % c.dropPoints),
+            // Recorded every 5 minutes in another group: the newest within the gap tolerance.
+            q.withCredential('last_over_time(job_tenant:securescore_current_points:drop1d[%s]) >= %g' % [c.gapTolerance, c.dropPoints]),
             'Secure Score of {{ $labels.tenant }} dropped by {{ $value | printf "%.2f" }} points within 24 hours.',
             'Tenant {{ $labels.tenant }} lost {{ $value | printf "%%.2f" }} points since a day earlier (threshold %s; a fall of max points, a retired control, is credited). SecureScoreControlRegressed names the controls.' % c.dropPoints,
           ),
-          local window(metric, offset) = 'max by (%s, control) (last_over_time(%s[%s]%s))' % [q.by, q.m(metric), c.gapTolerance, offset];
-          local fell(metric) = '%s\n  - %s' % [window(metric, ' offset 1d'), window(metric, '')];
           alert(
             'SecureScoreControlRegressed',
             'controlRegressed',
             // Fewer points than a day earlier, unless Microsoft lowered the control's maximum
-            // at least as much (a retired or re-weighted control is not a regression).
+            // at least as much (a retired or re-weighted control is not a regression). Reads
+            // only the recorded falls (a few series); the title comes from a query in the
+            // description, run only for a firing alert, instead of a join over every control.
             q.withCredential(|||
+              (last_over_time(job_tenant_control:securescore_control_points:fall1d[%(gap)s]) > 0)
+              unless on (%(by)s, control)
               (
-                (%(fell)s > 0)
-                unless on (%(by)s, control)
-                (%(maxFell)s >= on (%(by)s, control) %(fell)s)
+                last_over_time(job_tenant_control:securescore_control_max_points:fall1d[%(gap)s])
+                >= on (%(by)s, control) last_over_time(job_tenant_control:securescore_control_points:fall1d[%(gap)s])
               )
-              * on (%(by)s, control) group_left (title)
-              topk by (%(by)s, control) (1, max by (%(by)s, control, title) (last_over_time(%(info)s[%(gap)s])))
-            ||| % {
-              by: q.by,
-              fell: '(\n  ' + fell('securescore_control_points') + '\n  )',
-              maxFell: '(\n  ' + fell('securescore_control_max_points') + '\n  )',
-              info: q.m('securescore_control_info'),
-              gap: c.gapTolerance,
-            }),
+            ||| % { by: q.by, gap: c.gapTolerance }),
             'Control {{ $labels.control }} of {{ $labels.tenant }} lost points.',
-            'Tenant {{ $labels.tenant }}: control {{ $labels.control }} ("{{ $labels.title }}") has {{ $value | printf "%.2f" }} fewer points than a day earlier.',
+            'Tenant {{ $labels.tenant }}: control {{ $labels.control }} ("{{ with printf "max by (title) (last_over_time(securescore_control_info{job=%%q, tenant=%%q, control=%%q}[1d]))" $labels.job $labels.tenant $labels.control | query }}{{ . | first | label "title" }}{{ end }}") has {{ $value | printf "%%.2f" }} fewer points than a day earlier.' % {},
           ),
           alert(
             'SecureScoreMaxChanged',
             'maxChanged',
-            q.withCredential('job_tenant:securescore_max_points:delta1d != 0'),
+            q.withCredential('last_over_time(job_tenant:securescore_max_points:delta1d[%s]) != 0' % c.gapTolerance),
             'Achievable Secure Score of {{ $labels.tenant }} changed.',
             'Tenant {{ $labels.tenant }}: Microsoft changed the achievable total by {{ $value | printf "%+.2f" }} points since a day earlier; recommendations were added or retired.',
           ),

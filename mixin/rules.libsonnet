@@ -78,6 +78,20 @@ local promql = import 'lib/promql.libsonnet';
             record: 'job_tenant:securescore_current_points:drop1d',
             expr: '(\n  %s\n  - job_tenant:securescore_current_points:max\n)\n- clamp_min(-job_tenant:securescore_max_points:delta1d, 0)' % q.tenantDayAgo('securescore_current_points'),
           },
+        ] + [
+          {
+            // Per control, how much it fell since a day earlier, for the controls that moved
+            // only (`!= 0`: a handful of series, not one per control). The control series are
+            // most of all series (about 100-200 a tenant); these two rules are the only ones
+            // that read them, each once now and once a day earlier.
+            record: 'job_tenant_control:%s:fall1d' % metric,
+            expr: '(\n  %s\n  - %s\n)\n!= 0' % [
+              q.tenantLast(metric, labels=['control'], offset='1d'),
+              q.tenantLast(metric, labels=['control']),
+            ],
+          }
+          for metric in ['securescore_control_points', 'securescore_control_max_points']
+
         ],
       },
     ],

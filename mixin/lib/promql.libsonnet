@@ -9,7 +9,7 @@
     // metric{selector} with optional extra matchers.
     m(metric, extra=''):: '%s{%s%s}' % [metric, c.exporterSelector, if extra == '' then '' else ', ' + extra],
     // The newest sample within the gap tolerance, one series per tenant whatever the replicas.
-    tenantLast(metric, extra='', labels=[]):: 'max by (%s) (last_over_time(%s[%s]))' % [self.byWith(labels), self.m(metric, extra), c.gapTolerance],
+    tenantLast(metric, extra='', labels=[], offset=''):: 'max by (%s) (last_over_time(%s[%s]%s))' % [self.byWith(labels), self.m(metric, extra), c.gapTolerance, if offset == '' then '' else ' offset ' + offset],
     // The value a day earlier (the newest sample of the day before), per tenant. The day-long
     // window also finds `backfill`'s one sample per day, so the rules work from day one.
     tenantDayAgo(metric, labels=[]):: 'max by (%s) (last_over_time(%s[1d] offset 1d))' % [self.byWith(labels), self.m(metric)],

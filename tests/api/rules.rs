@@ -190,6 +190,21 @@ fn every_contract_alert_is_shipped_with_its_labels_annotations_and_runbook() {
     let contract: std::collections::BTreeSet<&str> = CONTRACT_ALERTS.into_iter().collect();
     assert_eq!(shipped, contract, "exactly the contract's alerts");
     for (group, r) in &rules {
+        // Control-level series are the bulk: no day-long range over them, and a 5m group.
+        let expr = r["expr"].as_str().unwrap();
+        if expr.contains("securescore_control_") && !expr.contains("job_tenant_control:") {
+            assert!(!expr.contains("[1d]"), "{}: {expr}", r["record"]);
+            assert!(
+                group.contains("daily"),
+                "{} runs in a daily group",
+                r["record"]
+            );
+            assert!(
+                expr.contains("!= 0"),
+                "{} records only the controls that moved",
+                r["record"]
+            );
+        }
         let Some(alert) = r["alert"].as_str() else {
             continue;
         };
@@ -212,7 +227,6 @@ fn every_contract_alert_is_shipped_with_its_labels_annotations_and_runbook() {
         );
         // Rides out a scrape gap of 10 minutes.
         assert_eq!(r["keep_firing_for"], "10m", "{alert}");
-        let expr = r["expr"].as_str().unwrap();
         if !NOT_PER_TENANT.contains(&alert) {
             assert!(
                 expr.contains("group_left (credential)"),
@@ -230,9 +244,9 @@ fn every_contract_alert_is_shipped_with_its_labels_annotations_and_runbook() {
         if severity == "critical" {
             assert_eq!(alert, "SecureScoreFleetRefreshFailing");
         }
-        // Control-level series are the bulk: no day-long range over them, and a 5m group.
-        if expr.contains("securescore_control_") {
-            assert!(!expr.contains("[1d]"), "{alert}: {expr}");
+        // No alert reads the control series themselves: only the recorded falls.
+        assert!(!expr.contains("securescore_control_"), "{alert}: {expr}");
+        if expr.contains("job_tenant_control:") {
             assert!(group.contains("daily"), "{alert} runs in the daily group");
         }
     }
