@@ -543,3 +543,42 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Turns an OpenMetrics file into TSDB blocks with promtool and starts a Prometheus (no scrape,
+/// no rules, 400-day retention) on them; returns it once ready, with its port.
+pub async fn prometheus_on_backfill(
+    om: &std::path::Path,
+    dir: &std::path::Path,
+) -> (KillOnDrop, u16) {
+    use std::process::{Command, Stdio};
+    let tsdb = dir.join("tsdb");
+    let mut cmd = Command::new("promtool");
+    cmd.args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(om)
+        .arg(&tsdb);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("promtool is installed");
+    assert!(
+        out.status.success(),
+        "promtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = crate::cli::free_port();
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n").unwrap();
+    let prom = KillOnDrop(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", tsdb.display()))
+            .arg("--storage.tsdb.retention.time=400d")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed"),
+    );
+    crate::cli::wait_http_ok(&format!("http://127.0.0.1:{port}/-/ready"), 30).await;
+    (prom, port)
+}

@@ -1,10 +1,9 @@
 //! History on day one and reports: backfill through promtool into a real Prometheus, and the
 //! snapshot report in every format.
 
-use crate::cli::{exporter, free_port, terminate, wait_http_ok};
+use crate::cli::{exporter, terminate};
 use crate::helpers::*;
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
 
 fn ts(record: &serde_json::Value) -> i64 {
     time::OffsetDateTime::parse(
@@ -94,35 +93,7 @@ async fn backfill_goes_through_promtool_into_prometheus_with_exact_values() {
     );
 
     // Through the real tools.
-    let tsdb = dir.path().join("tsdb");
-    let mut cmd = Command::new("promtool");
-    cmd.args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&om)
-        .arg(&tsdb);
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .expect("promtool is installed");
-    assert!(
-        out.status.success(),
-        "promtool: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let prom_port = free_port();
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n").unwrap();
-    let mut prom = KillOnDrop(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-            .arg("--storage.tsdb.retention.time=400d")
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is installed"),
-    );
-    wait_http_ok(&format!("http://127.0.0.1:{prom_port}/-/ready"), 30).await;
+    let (mut prom, prom_port) = prometheus_on_backfill(&om, dir.path()).await;
     let client = reqwest::Client::new();
     let query = |q: String, at: i64| {
         let client = client.clone();

@@ -348,33 +348,7 @@ async fn a_prometheus_with_only_backfilled_days_answers_every_change_panel() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let tsdb = dir.path().join("tsdb");
-    let out = Command::new("promtool")
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&om)
-        .arg(&tsdb)
-        .output()
-        .expect("promtool is installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n").unwrap();
-    let prom_port = free_port();
-    let mut prom = KillOnDrop(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-            .arg("--storage.tsdb.retention.time=400d")
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is installed"),
-    );
-    wait_http_ok(&format!("http://127.0.0.1:{prom_port}/-/ready"), 30).await;
+    let (mut prom, prom_port) = prometheus_on_backfill(&om, dir.path()).await;
     let client = reqwest::Client::new();
     let query = |path: &'static str, params: Vec<(&'static str, String)>| {
         let client = client.clone();
