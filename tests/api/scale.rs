@@ -317,7 +317,10 @@ async fn one_app_stays_within_its_global_request_limit() {
             .iter()
             .take_while(|u| u.duration_since(*t) < Duration::from_millis(1200))
             .count();
-        assert!(in_window <= 3, "{in_window} requests within 1.2 s: {times:?}");
+        assert!(
+            in_window <= 3,
+            "{in_window} requests within 1.2 s: {times:?}"
+        );
     }
     let span = times[times.len() - 1].duration_since(times[0]);
     assert!(
