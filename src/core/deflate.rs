@@ -40,14 +40,32 @@ impl Part {
 
     /// The text back (for plain-text scrapes and tests).
     pub fn inflate(&self) -> Vec<u8> {
-        if self.len == 0 {
-            return Vec::new();
-        }
-        let mut out = Vec::with_capacity(self.len as usize);
-        let mut dec = flate2::Decompress::new(false);
-        // The stream has no final block, so the decoder stops when input runs out; the output
-        // buffer is sized exactly, so one call is enough.
-        let _ = dec.decompress_vec(&self.deflated, &mut out, flate2::FlushDecompress::Sync);
+        let mut out = Vec::new();
+        self.inflate_into(&mut out);
         out
+    }
+
+    /// Appends the text to `out`. A plain scrape of 10,000 tenants inflates ~200,000 parts, so
+    /// each thread keeps one decompressor and resets it per part instead of allocating (and
+    /// zeroing) a fresh one each time.
+    pub fn inflate_into(&self, out: &mut Vec<u8>) {
+        thread_local! {
+            static INFLATER: std::cell::RefCell<flate2::Decompress> =
+                std::cell::RefCell::new(flate2::Decompress::new(false));
+        }
+        if self.len == 0 {
+            return;
+        }
+        out.reserve_exact(self.len as usize);
+        let start = out.len();
+        INFLATER.with_borrow_mut(|dec| {
+            dec.reset(false);
+            // The stream has no final block, so the decoder stops when input runs out; the
+            // output has room for exactly the text, so one call is enough.
+            let _ = dec.decompress_vec(&self.deflated, out, flate2::FlushDecompress::Sync);
+        });
+        // A part is only ever made by `Part::new`; should it not inflate to its length anyway,
+        // the body's announced length must still hold.
+        out.resize(start + self.len as usize, b'\n');
     }
 }

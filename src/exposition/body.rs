@@ -2,10 +2,11 @@
 //! and the exporter's own series, as gzip (the compressed parts as they are) or plain text.
 //!
 //! A scrape renders nothing and compresses nothing: blocks of tenants are rebuilt only when one
-//! of their tenants changed, small plain bodies are cached whole, and an idle gzip scrape reuses
-//! the previous body's references.
+//! of their tenants changed; the per-tenant part of the body (its list of pieces, and for gzip
+//! its frames with their CRC) is built once per change and shared by every scrape until the
+//! next, so concurrent scrapes cost a reference each; small plain bodies are cached whole.
 
-use super::gzip::{Piece, Run};
+use super::gzip::{Piece, Pieces, Run, Stream};
 use super::render::SeriesRenderer;
 use super::self_metrics::SelfMetrics;
 use crate::core::deflate::Part;
@@ -18,9 +19,9 @@ use std::sync::{Arc, Mutex};
 /// sent, so they cost no memory.
 const PLAIN_CACHE_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// What a body was made from: the store, the per-tenant counters, the exporter's own series and
-/// the time the process metrics were read.
-type BodyKey = (u64, u64, u64, Option<std::time::Instant>);
+/// What the per-tenant part of a body was made from: the store's and the per-tenant counters'
+/// versions.
+type BodyKey = (u64, u64);
 
 /// Tenants (in name order) are joined in blocks of this many: a scrape reuses every block whose
 /// tenants did not change, so during a refresh it joins only a few blocks again.
@@ -44,11 +45,11 @@ pub struct MetricsBody {
     own: Arc<SelfMetrics>,
     /// `# HELP`/`# TYPE` of each per-tenant family, compressed once.
     headers: Vec<Part>,
-    /// The last gzip body, reused while nothing in it changed (an idle scrape is then a copy of
-    /// a few references).
-    gzip_body: Mutex<Option<(BodyKey, Vec<bytes::Bytes>)>>,
-    /// The last joined plain-text body of a small deployment, by store and counters version.
-    plain: Mutex<Option<(u64, u64, bytes::Bytes)>>,
+    /// The per-tenant part of the last gzip body, shared until the store or the counters change.
+    gzip: Mutex<Option<(BodyKey, Stream)>>,
+    /// The per-tenant part of the last plain body: one joined buffer for a small deployment,
+    /// the parts to inflate as they are sent for a large one.
+    plain: Mutex<Option<(BodyKey, Pieces)>>,
     /// Joined blocks of tenants, by block number.
     blocks: Mutex<Vec<Block>>,
     /// [`JOIN_LIMIT`], a field so tests can cover both ways of holding blocks.
@@ -68,7 +69,7 @@ impl MetricsBody {
             renderer,
             own,
             headers,
-            gzip_body: Mutex::new(None),
+            gzip: Mutex::new(None),
             plain: Mutex::new(None),
             blocks: Mutex::new(Vec::new()),
             join_limit: AtomicU64::new(JOIN_LIMIT as u64),
@@ -104,9 +105,9 @@ impl MetricsBody {
     }
 
     /// Every prepared part of the body, in order: per family its header and each block's run
-    /// of its tenants' lines (tenants by name), then the per-tenant counters. Also the store
-    /// version.
-    fn runs(&self) -> (u64, Vec<Run>) {
+    /// of its tenants' lines (tenants by name), then the per-tenant counters. Also what they
+    /// were made from.
+    fn runs(&self) -> (BodyKey, Vec<Run>) {
         use std::hash::{Hash, Hasher};
         let mut parts = Vec::new();
         let version = self.store.version();
@@ -177,102 +178,77 @@ impl MetricsBody {
                 parts.extend(family.cloned());
             }
         }
-        parts.push(Run::new([&self.own.counters().1]));
-        (version, parts)
+        let (counters, part) = self.own.counters();
+        parts.push(Run::new([&part]));
+        ((version, counters), parts)
     }
 
-    /// The exposition as pieces: prepared parts (inflated as they are sent, or one cached
-    /// buffer for small bodies) and the exporter's own series.
-    pub fn encode_pieces(&self) -> Vec<Piece> {
-        let [own, process] = self.own.own_series();
-        let dynamic = [Piece::Plain(own.1), Piece::Plain(process.1)];
-        let counters = self.own.counters_version();
-        // An unchanged small body is served from the cache without looking at the blocks.
-        let store = self.store.version();
-        if let Some((_, _, body)) = self
-            .plain
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .filter(|(v, c, _)| *v == store && *c == counters)
-        {
-            let mut pieces = vec![Piece::Plain(body.clone())];
-            pieces.extend(dynamic);
-            return pieces;
-        }
-        let (version, runs) = self.runs();
-        let total: u64 = runs.iter().map(|r| r.len).sum();
-        if total > PLAIN_CACHE_LIMIT {
-            let mut pieces: Vec<Piece> = runs.iter().flat_map(Run::pieces).collect();
-            pieces.extend(dynamic);
-            return pieces;
-        }
-        let mut cached = self.plain.lock().unwrap_or_else(|e| e.into_inner());
-        let joined = match cached.as_ref() {
-            Some((v, c, body)) if *v == version && *c == counters => body.clone(),
-            _ => {
-                let mut body = Vec::with_capacity(total as usize);
-                for p in runs.iter().flat_map(|r| &r.parts) {
-                    body.extend_from_slice(&p.inflate());
+    /// The key the per-tenant part of a body made now would have. Read before building, so a
+    /// change in between makes the next scrape build again rather than serve stale data.
+    fn current_key(&self) -> BodyKey {
+        (self.store.version(), self.own.counters_version())
+    }
+
+    /// The exposition as segments of pieces: the per-tenant part (one cached buffer for small
+    /// bodies, or the prepared parts, inflated as they are sent), then the exporter's own series.
+    pub fn encode_pieces(&self) -> Vec<Pieces> {
+        let tenants = {
+            let mut cached = self.plain.lock().unwrap_or_else(|e| e.into_inner());
+            match cached.as_ref().filter(|(k, _)| *k == self.current_key()) {
+                Some((_, pieces)) => pieces.clone(),
+                None => {
+                    let (key, runs) = self.runs();
+                    let total: u64 = runs.iter().map(|r| r.len).sum();
+                    let pieces: Pieces = if total > PLAIN_CACHE_LIMIT {
+                        runs.iter().flat_map(Run::pieces).collect()
+                    } else {
+                        let mut body = Vec::with_capacity(total as usize);
+                        for p in runs.iter().flat_map(|r| &r.parts) {
+                            p.inflate_into(&mut body);
+                        }
+                        Arc::new([Piece::Plain(body.into())])
+                    };
+                    *cached = Some((key, pieces.clone()));
+                    pieces
                 }
-                let body = bytes::Bytes::from(body);
-                *cached = Some((version, counters, body.clone()));
-                body
             }
         };
-        let mut pieces = vec![Piece::Plain(joined)];
-        pieces.extend(dynamic);
-        pieces
+        let [own, process] = self.own.own_series();
+        vec![
+            tenants,
+            Arc::new([Piece::Plain(own.1), Piece::Plain(process.1)]),
+        ]
     }
 
     /// The whole exposition in text format 0.0.4.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for p in self.encode_pieces() {
-            out.extend_from_slice(&p.into_bytes());
-        }
-        out
+        super::gzip::concat(&self.encode_pieces())
     }
 
     /// The exposition as one gzip member: the prepared parts' compressed bytes as they are;
-    /// nothing is compressed for a scrape.
-    pub fn encode_gzip_chunks(&self) -> Vec<bytes::Bytes> {
-        // The process part may be renewed first, so the key sees its time.
-        let _ = self.own.own_series();
-        let key = self.body_key();
-        let mut cached = self.gzip_body.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((k, body)) = cached.as_ref() {
-            if *k == key {
-                return body.clone();
+    /// nothing is compressed for a scrape, and the list of the per-tenant frames is shared with
+    /// every other scrape of the same data.
+    pub fn encode_gzip_chunks(&self) -> Vec<Pieces> {
+        let tenants = {
+            let mut cached = self.gzip.lock().unwrap_or_else(|e| e.into_inner());
+            match cached.as_ref().filter(|(k, _)| *k == self.current_key()) {
+                Some((_, stream)) => stream.clone(),
+                None => {
+                    let (key, runs) = self.runs();
+                    let stream = Stream::of(&runs);
+                    *cached = Some((key, stream.clone()));
+                    stream
+                }
             }
-        }
-        // Everything below is read after `key`; should anything change meanwhile, the key
-        // check at the end leaves this body uncached.
+        };
         let [own, process] = self.own.own_series();
-        let (_, mut runs) = self.runs();
-        runs.push(Run::new([&own.0, &process.0]));
-        let body = super::gzip::gzip(&runs, b"");
-        // Only a body made from exactly `key` may be reused for it.
-        if self.body_key() == key {
-            *cached = Some((key, body.clone()));
-        }
-        body
-    }
-
-    fn body_key(&self) -> BodyKey {
-        let store = self.store.version();
-        let process = self.own.process_read_at();
-        (
-            store,
-            self.own.counters_version(),
-            self.own.own_version(),
-            process,
-        )
+        let tail = Stream::of([&Run::new([&own.0, &process.0])]);
+        super::gzip::gzip(&[tenants, tail], b"")
     }
 
     /// [`MetricsBody::encode`] gzipped.
     pub fn encode_gzip(&self) -> Vec<u8> {
-        self.encode_gzip_chunks().concat()
+        super::gzip::concat(&self.encode_gzip_chunks())
     }
 }
 

@@ -238,12 +238,12 @@ fn page(body: String) -> Response<Chunks> {
 
 fn metrics(state: &HttpState, req: &Request<Incoming>) -> Response<Chunks> {
     let mut r = if accepts_gzip(req) {
-        let mut r = Response::new(Chunks::many(state.metrics.encode_gzip_chunks()));
+        let mut r = Response::new(Chunks::segments(state.metrics.encode_gzip_chunks()));
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
-        Response::new(Chunks::pieces(state.metrics.encode_pieces()))
+        Response::new(Chunks::segments(state.metrics.encode_pieces()))
     };
     r.headers_mut().insert(
         header::CONTENT_TYPE,
