@@ -183,36 +183,40 @@ impl MetricsBody {
         ((version, counters), parts)
     }
 
-    /// The key the per-tenant part of a body made now would have. Read before building, so a
-    /// change in between makes the next scrape build again rather than serve stale data.
-    fn current_key(&self) -> BodyKey {
-        (self.store.version(), self.own.counters_version())
+    /// The per-tenant part of a body from `cache` while the store and the counters are as they
+    /// were when it was built, else built from the current runs by `build` and kept.
+    fn shared<T: Clone>(
+        &self,
+        cache: &Mutex<Option<(BodyKey, T)>>,
+        build: impl FnOnce(&[Run]) -> T,
+    ) -> T {
+        let mut cached = cache.lock().unwrap_or_else(|e| e.into_inner());
+        let now = (self.store.version(), self.own.counters_version());
+        if let Some((_, part)) = cached.as_ref().filter(|(k, _)| *k == now) {
+            return part.clone();
+        }
+        // `runs` reads the versions before the data, so a change in between makes the next
+        // scrape build again rather than serve stale data.
+        let (key, runs) = self.runs();
+        let part = build(&runs);
+        *cached = Some((key, part.clone()));
+        part
     }
 
     /// The exposition as segments of pieces: the per-tenant part (one cached buffer for small
     /// bodies, or the prepared parts, inflated as they are sent), then the exporter's own series.
     pub fn encode_pieces(&self) -> Vec<Pieces> {
-        let tenants = {
-            let mut cached = self.plain.lock().unwrap_or_else(|e| e.into_inner());
-            match cached.as_ref().filter(|(k, _)| *k == self.current_key()) {
-                Some((_, pieces)) => pieces.clone(),
-                None => {
-                    let (key, runs) = self.runs();
-                    let total: u64 = runs.iter().map(|r| r.len).sum();
-                    let pieces: Pieces = if total > PLAIN_CACHE_LIMIT {
-                        runs.iter().flat_map(Run::pieces).collect()
-                    } else {
-                        let mut body = Vec::with_capacity(total as usize);
-                        for p in runs.iter().flat_map(|r| &r.parts) {
-                            p.inflate_into(&mut body);
-                        }
-                        Arc::new([Piece::Plain(body.into())])
-                    };
-                    *cached = Some((key, pieces.clone()));
-                    pieces
-                }
+        let tenants = self.shared(&self.plain, |runs| {
+            let total: u64 = runs.iter().map(|r| r.len).sum();
+            if total > PLAIN_CACHE_LIMIT {
+                return runs.iter().flat_map(Run::pieces).collect();
             }
-        };
+            let mut body = Vec::with_capacity(total as usize);
+            for p in runs.iter().flat_map(|r| &r.parts) {
+                p.inflate_into(&mut body);
+            }
+            Arc::new([Piece::Plain(body.into())])
+        });
         let [own, process] = self.own.own_series();
         vec![
             tenants,
@@ -229,18 +233,7 @@ impl MetricsBody {
     /// nothing is compressed for a scrape, and the list of the per-tenant frames is shared with
     /// every other scrape of the same data.
     pub fn encode_gzip_chunks(&self) -> Vec<Pieces> {
-        let tenants = {
-            let mut cached = self.gzip.lock().unwrap_or_else(|e| e.into_inner());
-            match cached.as_ref().filter(|(k, _)| *k == self.current_key()) {
-                Some((_, stream)) => stream.clone(),
-                None => {
-                    let (key, runs) = self.runs();
-                    let stream = Stream::of(&runs);
-                    *cached = Some((key, stream.clone()));
-                    stream
-                }
-            }
-        };
+        let tenants = self.shared(&self.gzip, |runs| Stream::of(runs));
         let [own, process] = self.own.own_series();
         let tail = Stream::of([&Run::new([&own.0, &process.0])]);
         super::gzip::gzip(&[tenants, tail], b"")
@@ -320,6 +313,42 @@ mod tests {
         metrics.self_metrics().set_config_reload_successful(false);
         assert!(zipped().contains("securescore_config_last_reload_successful 0"));
         assert!(text.contains("securescore_exporter_build_info"));
+    }
+
+    #[test]
+    fn scrapes_share_the_per_tenant_part_until_something_changes() {
+        let (store, snapshots) = fleet_store();
+        let (metrics, publisher) = body_of(&store, u64::MAX);
+        for (i, t) in store.tenants().iter().enumerate() {
+            publisher.record_success(&t.name, snapshots[i % 3].clone());
+        }
+        let same =
+            |a: &[Pieces], b: &[Pieces]| a.iter().any(|x| b.iter().any(|y| Arc::ptr_eq(x, y)));
+        let (gz1, gz2) = (metrics.encode_gzip_chunks(), metrics.encode_gzip_chunks());
+        assert!(
+            same(&gz1, &gz2),
+            "two gzip scrapes share the tenants' frames"
+        );
+        let (p1, p2) = (metrics.encode_pieces(), metrics.encode_pieces());
+        assert!(
+            Arc::ptr_eq(&p1[0], &p2[0]),
+            "two plain scrapes share the tenants' text"
+        );
+        publisher.record_failure("t075", "boom".into());
+        assert!(
+            !same(&gz2, &metrics.encode_gzip_chunks()),
+            "a change builds the frames again"
+        );
+        assert!(!Arc::ptr_eq(&p2[0], &metrics.encode_pieces()[0]));
+        let before = metrics.encode_pieces();
+        metrics
+            .self_metrics()
+            .refresh_failed("t001", FailureReason::Http);
+        let after = metrics.encode_pieces();
+        assert!(!Arc::ptr_eq(&before[0], &after[0]), "a counter change too");
+        assert!(String::from_utf8(super::super::gzip::concat(&after))
+            .unwrap()
+            .contains("securescore_refresh_failures_total{reason=\"http\",tenant=\"t001\"} 1"));
     }
 
     /// 150 tenants (three blocks) of simulator data under three snapshots.
